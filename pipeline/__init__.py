@@ -1,0 +1,1 @@
+"""Multilingual text classification pipeline: prepare, train, evaluate, export."""

@@ -1,0 +1,154 @@
+"""Stage 3: score the trained model on the test split, overall, per class and per language.
+
+Writes reports/<run>/metrics.json, evaluation.md, confusion_matrix.png and per_language.png, and logs
+them all to the evaluate stage run. The worst language is named at the top of the report, because an
+average over 60 languages can hide one that fails completely.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from pipeline import plots, tracking
+from pipeline.config import Config
+from pipeline.inference import torch_logits
+from pipeline.metrics import classification_scores
+from pipeline.prepare import read_labels, read_split
+from pipeline.scoring import ALL, groups_of, per_group
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvaluationResult:
+    metrics: dict
+    report: Path
+
+
+def load_trained(cfg: Config):  # noqa: ANN201 - (model, tokenizer) of whatever class was trained
+    model_dir = cfg.paths.model
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"no trained model in {model_dir}: run `make train` first")
+    return AutoModelForSequenceClassification.from_pretrained(model_dir), AutoTokenizer.from_pretrained(model_dir)
+
+
+def _markdown(cfg: Config, metrics: dict, confusions: list[tuple[str, str, int]]) -> str:
+    languages = metrics["per_language"]
+    lines = [
+        f"# Evaluation: {cfg.run_name}",
+        "",
+        f"Model: `{cfg.model.kind}`" + (f" (`{cfg.model.name_or_path}`)" if cfg.model.kind == "pretrained" else "")
+        + f", max_length {cfg.model.max_length}. Test rows: {metrics['test_rows']}. "
+        "Written by `pipeline evaluate` (`make evaluate`).",
+        "",
+        f"**Accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}.**",
+    ]
+    if metrics.get("worst_language"):
+        worst = metrics["worst_language"]
+        lines += ["", f"**Worst language: {worst} (accuracy {languages[worst]['accuracy']:.4f}, macro-F1 {languages[worst]['macro_f1']:.4f}).**"]
+        lines += [
+            "",
+            "## Per language (worst first)",
+            "",
+            "Macro-F1 per language is over the labels that occur in that language's test rows.",
+            "",
+            "| language | rows | accuracy | macro-F1 |",
+            "|---|---|---|---|",
+            *[
+                f"| {name} | {s['n']} | {s['accuracy']:.4f} | {s['macro_f1']:.4f} |"
+                for name, s in sorted(languages.items(), key=lambda kv: kv[1]["accuracy"])
+            ],
+            "",
+            "![per language](per_language.png)",
+        ]
+    per_class = metrics["per_class"]
+    lines += [
+        "",
+        "## Per class",
+        "",
+        "| label | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {label} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} | {s['support']} |"
+            for label, s in sorted(per_class.items(), key=lambda kv: kv[1]["f1"])
+        ],
+        "",
+        "## Most frequent confusions",
+        "",
+        "| true | predicted | count |",
+        "|---|---|---|",
+        *([f"| {t} | {p} | {n} |" for t, p, n in confusions] or ["| (none) | | 0 |"]),
+        "",
+        "![confusion matrix](confusion_matrix.png)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(cfg: Config) -> EvaluationResult:
+    labels = read_labels(cfg.paths.data)
+    test = read_split(cfg.paths.data, "test")
+    model, tokenizer = load_trained(cfg)
+    model_labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if model_labels != labels:
+        raise ValueError(f"{cfg.paths.model} was trained on other labels than {cfg.paths.data}/labels.json: retrain")
+    label2id = {label: i for i, label in enumerate(labels)}
+    references = np.array([label2id[x] for x in test["label"]])
+    logits = torch_logits(model, tokenizer, test["text"].tolist(), cfg.model.max_length, cfg.evaluate.batch_size)
+    predictions = logits.argmax(axis=-1)
+
+    overall = classification_scores(predictions, references, labels=list(range(len(labels))))
+    pc = overall["per_class"]
+    per_class = {
+        labels[i]: {"precision": pc["precision"][k], "recall": pc["recall"][k], "f1": pc["f1"][k], "support": pc["support"][k]}
+        for k, i in enumerate(pc["labels"])
+    }
+    groups = groups_of(test)
+    languages = {} if set(groups) == {ALL} else per_group(references, predictions, groups)
+    worst = min(languages, key=lambda n: (languages[n]["accuracy"], languages[n]["macro_f1"])) if languages else None
+    metrics = {
+        "run_name": cfg.run_name,
+        "test_rows": len(test),
+        "accuracy": overall["accuracy"],
+        "macro_f1": overall["macro_f1"],
+        "macro_precision": overall["macro_precision"],
+        "macro_recall": overall["macro_recall"],
+        "worst_language": worst,
+        "per_language": languages,
+        "per_class": per_class,
+    }
+    pairs = Counter((labels[r], labels[p]) for r, p in zip(references, predictions) if r != p)
+    confusions = [(t, p, n) for (t, p), n in pairs.most_common(15)]
+
+    out = cfg.paths.reports
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+    plots.confusion_png(references.tolist(), predictions.tolist(), labels, out / "confusion_matrix.png")
+    if languages:
+        plots.language_bars(languages, out / "per_language.png")
+    report = out / "evaluation.md"
+    report.write_text(_markdown(cfg, metrics, confusions), encoding="utf-8")
+
+    with tracking.stage_run(cfg, "evaluate"):
+        flat = {"test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"]}
+        flat |= {f"test_accuracy/{n}": s["accuracy"] for n, s in languages.items()}
+        flat |= {f"test_macro_f1/{n}": s["macro_f1"] for n, s in languages.items()}
+        mlflow.log_metrics(flat)
+        if worst:
+            mlflow.set_tag("worst_language", worst)
+        for name in ("metrics.json", "evaluation.md", "confusion_matrix.png", "per_language.png"):
+            if (out / name).is_file():
+                mlflow.log_artifact(str(out / name), artifact_path="reports")
+        parent = tracking.parent_run_id()
+        mlflow.tracking.MlflowClient().log_batch(
+            parent, metrics=[mlflow.entities.Metric(k, v, 0, 0) for k, v in flat.items() if "/" not in k]
+        )
+    log.info("test accuracy %.4f, macro-F1 %.4f, worst language %s", metrics["accuracy"], metrics["macro_f1"], worst)
+    return EvaluationResult(metrics, report)

@@ -1,0 +1,26 @@
+"""Batch inference with the PyTorch model, the reference that evaluation reports and export must match."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+def torch_logits(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int, batch_size: int
+) -> np.ndarray:
+    """Logits in input order, from length-sorted batches padded to their own longest text."""
+    model.eval()
+    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            batch = tokenizer(
+                [texts[i] for i in index], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+            )
+            out[index] = model(**batch).logits.float().numpy()
+    return out

@@ -1,0 +1,51 @@
+"""Build the classifier: a pretrained Hugging Face encoder, or a small BERT made from the config."""
+
+from __future__ import annotations
+
+from transformers import (
+    AutoModelForSequenceClassification,
+    BertConfig,
+    BertForSequenceClassification,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from pipeline.config import ModelConfig
+from pipeline.model_source import resolve
+
+
+def label_maps(labels: list[str]) -> tuple[dict[int, str], dict[str, int]]:
+    """id2label/label2id from the sorted label list, so nothing downstream ever says LABEL_0."""
+    id2label = dict(enumerate(labels))
+    return id2label, {label: i for i, label in id2label.items()}
+
+
+def build_model(cfg: ModelConfig, labels: list[str], tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+    id2label, label2id = label_maps(labels)
+    if cfg.kind == "pretrained":
+        return AutoModelForSequenceClassification.from_pretrained(
+            resolve(cfg.name_or_path),
+            num_labels=len(labels),
+            id2label=id2label,
+            label2id=label2id,
+            ignore_mismatched_sizes=True,  # a checkpoint with its own head gets a fresh one sized to our labels
+        )
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        intermediate_size=cfg.intermediate_size,
+        hidden_dropout_prob=cfg.dropout,
+        attention_probs_dropout_prob=cfg.dropout,
+        max_position_embeddings=cfg.max_length,
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=len(labels),
+        id2label=id2label,
+        label2id=label2id,
+    )
+    return BertForSequenceClassification(config)
+
+
+def count_parameters(model: PreTrainedModel) -> int:
+    return sum(p.numel() for p in model.parameters())

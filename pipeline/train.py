@@ -1,0 +1,162 @@
+"""Stage 2: fine-tune (or train from scratch) with the Hugging Face Trainer, keeping the best epoch.
+
+The Trainer's own MLflow integration is switched off (report_to="none"): it would open its own run and
+log hundreds of TrainingArguments. A small callback logs the loss curve and validation metrics into the
+pipeline's nested train run instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import (
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from pipeline import tracking
+from pipeline.config import Config
+from pipeline.metrics import classification_scores
+from pipeline.modeling import build_model, count_parameters
+from pipeline.prepare import ensure_prepared, read_labels, read_split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    best_metrics: dict[str, float]
+    train_seconds: float
+    parameters: int
+
+
+class MlflowLogCallback(TrainerCallback):
+    """Send the Trainer's logs (loss, learning rate, validation scores) to one MLflow run, by step."""
+
+    def __init__(self, run_id: str) -> None:
+        self.client = mlflow.tracking.MlflowClient()
+        self.run_id = run_id
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 - Trainer's signature
+        if not state.is_world_process_zero or not logs:
+            return
+        now = int(time.time() * 1000)
+        metrics = [
+            mlflow.entities.Metric(key, float(value), now, state.global_step)
+            for key, value in logs.items()
+            if isinstance(value, (int, float))
+        ]
+        self.client.log_batch(self.run_id, metrics=metrics)
+
+
+def encode(frame, tokenizer: PreTrainedTokenizerBase, labels: list[str], max_length: int) -> Dataset:
+    label2id = {label: i for i, label in enumerate(labels)}
+    dataset = Dataset.from_dict({"text": frame["text"].tolist(), "labels": [label2id[x] for x in frame["label"]]})
+    return dataset.map(
+        lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
+        batched=True,
+        remove_columns=["text"],
+    )
+
+
+def _compute_metrics(eval_pred) -> dict[str, float]:  # noqa: ANN001 - transformers EvalPrediction
+    scores = classification_scores(np.argmax(eval_pred.predictions, axis=-1), eval_pred.label_ids)
+    return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
+
+
+def train(cfg: Config) -> TrainResult:
+    ensure_prepared(cfg)
+    paths = cfg.paths
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    labels = read_labels(paths.data)
+    tokenizer = AutoTokenizer.from_pretrained(paths.data / "tokenizer")
+    fingerprint = json.loads((paths.data / "fingerprint.json").read_text())["fingerprint"]
+    train_set = encode(read_split(paths.data, "train"), tokenizer, labels, cfg.model.max_length)
+    eval_set = encode(read_split(paths.data, "validation"), tokenizer, labels, cfg.model.max_length)
+
+    set_seed(cfg.train.seed)
+    model = build_model(cfg.model, labels, tokenizer)
+    resume_from = get_last_checkpoint(str(paths.checkpoints)) if cfg.train.resume and paths.checkpoints.is_dir() else None
+    if cfg.train.resume and resume_from is None:
+        log.warning("train.resume=true but %s holds no checkpoint; starting from scratch", paths.checkpoints)
+    if resume_from is None and paths.checkpoints.exists():
+        shutil.rmtree(paths.checkpoints)
+
+    args = TrainingArguments(
+        output_dir=str(paths.checkpoints),
+        num_train_epochs=cfg.train.epochs,
+        per_device_train_batch_size=cfg.train.batch_size,
+        per_device_eval_batch_size=cfg.evaluate.batch_size,
+        learning_rate=cfg.train.learning_rate,
+        weight_decay=cfg.train.weight_decay,
+        warmup_ratio=cfg.train.warmup_ratio,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        logging_steps=cfg.train.logging_steps,
+        seed=cfg.train.seed,
+        data_seed=cfg.train.seed,
+        report_to="none",
+        dataloader_num_workers=0,
+        dataloader_pin_memory=False,
+        disable_tqdm=False,
+    )
+
+    with tracking.stage_run(cfg, "train") as run:
+        params = cfg.flat() | {"data_fingerprint": fingerprint, "parameters": count_parameters(model)}
+        tracking.log_params_once(params, tracking.parent_run_id())
+        tracking.log_params_once(params, run.info.run_id)
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=train_set,
+            eval_dataset=eval_set,
+            processing_class=tokenizer,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            compute_metrics=_compute_metrics,
+            callbacks=[EarlyStoppingCallback(cfg.train.early_stopping_patience), MlflowLogCallback(run.info.run_id)],
+        )
+        started = time.perf_counter()
+        output = trainer.train(resume_from_checkpoint=resume_from)
+        seconds = time.perf_counter() - started
+        best = trainer.evaluate()  # the best checkpoint is loaded at the end, so this scores the kept model
+        trainer.save_model(str(paths.model))
+        tokenizer.save_pretrained(str(paths.model))
+        shutil.copy(paths.data / "labels.json", paths.model / "labels.json")
+
+        summary = {
+            "best_checkpoint": trainer.state.best_model_checkpoint,
+            "validation": {k.removeprefix("eval_"): v for k, v in best.items()},
+            "train_seconds": seconds,
+            "train_samples_per_second": output.metrics.get("train_samples_per_second"),
+            "epochs_run": trainer.state.epoch,
+            "parameters": count_parameters(trainer.model),
+            "data_fingerprint": fingerprint,
+        }
+        paths.reports.mkdir(parents=True, exist_ok=True)
+        (paths.reports / "train.json").write_text(json.dumps(summary, indent=2))
+        mlflow.log_metrics({"best_validation_macro_f1": best["eval_macro_f1"], "train_seconds": seconds})
+        mlflow.log_artifact(str(paths.reports / "train.json"), artifact_path="reports")
+    log.info("trained %s in %.0fs: validation macro-F1 %.4f", paths.model, seconds, best["eval_macro_f1"])
+    return TrainResult(paths.model, summary["validation"], seconds, summary["parameters"])
