@@ -21,7 +21,7 @@ import mlflow
 import numpy as np
 
 from pipeline import registry, tracking
-from pipeline.config import Config
+from pipeline.config import Config, ExportConfig
 from pipeline.evaluation import load_trained
 from pipeline.inference import torch_logits
 from pipeline.metrics import classification_scores
@@ -86,6 +86,39 @@ def _write_manifest(cfg: Config, staging: Path, labels: list[str], models: dict[
     (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
+def compare(
+    variant: str, reference: np.ndarray, predicted: np.ndarray, references: np.ndarray, groups, export_cfg: ExportConfig
+) -> tuple[dict, list[str]]:
+    """Score one ONNX variant against PyTorch's predictions; return its numbers and the gate's failures."""
+    torch_scores = per_group(references, reference, groups)
+    scores = per_group(references, predicted, groups)
+    drops = {g: torch_scores[g]["accuracy"] - scores[g]["accuracy"] for g in scores}
+    worst = max(drops, key=drops.get)
+    agreement = float((predicted == reference).mean())
+    overall = classification_scores(predicted, references)
+    numbers = {
+        "label_agreement": agreement,
+        "accuracy": overall["accuracy"],
+        "macro_f1": overall["macro_f1"],
+        "worst_language": worst,
+        "worst_language_accuracy_drop": drops[worst],
+        "per_language_accuracy_drop": drops,
+    }
+    failures = []
+    if agreement < export_cfg.min_label_agreement:
+        failures.append(
+            f"{variant}: labels agree with PyTorch on {agreement:.2%} of {len(predicted)} test texts, "
+            f"below export.min_label_agreement={export_cfg.min_label_agreement:.2%}"
+        )
+    if drops[worst] > export_cfg.max_language_accuracy_drop:
+        failures.append(
+            f"{variant}: language {worst!r} loses {100 * drops[worst]:.2f} points of accuracy "
+            f"({torch_scores[worst]['accuracy']:.2%} -> {scores[worst]['accuracy']:.2%}), "
+            f"over export.max_language_accuracy_drop={100 * export_cfg.max_language_accuracy_drop:.2f}"
+        )
+    return numbers, failures
+
+
 def parity(cfg: Config, staging: Path, models: dict[str, str], labels: list[str]) -> dict:
     """Compare each ONNX variant with PyTorch on the test split: label agreement and per-language accuracy."""
     test = read_split(cfg.paths.data, "test")
@@ -95,42 +128,21 @@ def parity(cfg: Config, staging: Path, models: dict[str, str], labels: list[str]
     model, tokenizer = load_trained(cfg)
     reference = torch_logits(model, tokenizer, texts, cfg.model.max_length, cfg.evaluate.batch_size).argmax(-1)
     groups = groups_of(test)
-    torch_scores = per_group(references, reference, groups)
+    overall = classification_scores(reference, references)
     result: dict = {
         "test_rows": len(texts),
         "pytorch": {
-            **{k: v for k, v in classification_scores(reference, references).items() if k in ("accuracy", "macro_f1")},
-            "per_language": torch_scores,
+            "accuracy": overall["accuracy"],
+            "macro_f1": overall["macro_f1"],
+            "per_language": per_group(references, reference, groups),
         },
     }
-    failures = []
+    failures: list[str] = []
     for variant in models:
         predictor = Predictor(staging, quantized=variant == "int8", verify=False)
         predicted = predictor.logits(texts, cfg.evaluate.batch_size)[0].argmax(-1)
-        scores = per_group(references, predicted, groups)
-        drops = {g: torch_scores[g]["accuracy"] - scores[g]["accuracy"] for g in scores}
-        worst = max(drops, key=drops.get)
-        agreement = float((predicted == reference).mean())
-        overall = classification_scores(predicted, references)
-        result[variant] = {
-            "label_agreement": agreement,
-            "accuracy": overall["accuracy"],
-            "macro_f1": overall["macro_f1"],
-            "worst_language": worst,
-            "worst_language_accuracy_drop": drops[worst],
-            "per_language_accuracy_drop": drops,
-        }
-        if agreement < cfg.export.min_label_agreement:
-            failures.append(
-                f"{variant}: labels agree with PyTorch on {agreement:.2%} of {len(texts)} test texts, "
-                f"below export.min_label_agreement={cfg.export.min_label_agreement:.2%}"
-            )
-        if drops[worst] > cfg.export.max_language_accuracy_drop:
-            failures.append(
-                f"{variant}: language {worst!r} loses {100 * drops[worst]:.2f} points of accuracy "
-                f"({torch_scores[worst]['accuracy']:.2%} -> {scores[worst]['accuracy']:.2%}), "
-                f"over export.max_language_accuracy_drop={100 * cfg.export.max_language_accuracy_drop:.2f}"
-            )
+        result[variant], failed = compare(variant, reference, predicted, references, groups, cfg.export)
+        failures += failed
     result["passed"] = not failures
     result["failures"] = failures
     return result

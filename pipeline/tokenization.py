@@ -6,6 +6,7 @@ so nothing downstream can drift from what the coverage report measured.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -49,9 +50,32 @@ def _untrained(cfg: TokenizerConfig) -> tuple[Tokenizer, trainers.Trainer]:
     return tok, trainer
 
 
+def _canonical(tok: Tokenizer) -> Tokenizer:
+    """Renumber the vocabulary in a fixed order.
+
+    The trainers fill part of the vocabulary from hash maps, so two runs on the same text give the same
+    tokens under different ids, and a seeded model would then train differently. Special tokens keep
+    their ids; the rest are ordered by score (Unigram) or by text.
+    """
+    spec = json.loads(tok.to_str())
+    model = spec["model"]
+    if model["type"] == "Unigram":
+        specials = [p for p in model["vocab"] if p[0] in SPECIAL_TOKENS]
+        rest = sorted((p for p in model["vocab"] if p[0] not in SPECIAL_TOKENS), key=lambda p: (-p[1], p[0]))
+        model["vocab"] = specials + rest
+        model["unk_id"] = [p[0] for p in model["vocab"]].index("[UNK]")
+    else:
+        ordered = sorted(model["vocab"], key=lambda t: (t not in SPECIAL_TOKENS, model["vocab"][t] if t in SPECIAL_TOKENS else 0, t))
+        model["vocab"] = {token: i for i, token in enumerate(ordered)}
+    for added in spec.get("added_tokens", []):
+        added["id"] = model["vocab"][added["content"]] if isinstance(model["vocab"], dict) else [p[0] for p in model["vocab"]].index(added["content"])
+    return Tokenizer.from_str(json.dumps(spec))
+
+
 def train_tokenizer(texts: list[str], cfg: TokenizerConfig, max_length: int) -> PreTrainedTokenizerFast:
     tok, trainer = _untrained(cfg)
     tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    tok = _canonical(tok)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]

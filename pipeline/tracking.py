@@ -104,6 +104,7 @@ def stage_run(cfg: Config, stage: str) -> Iterator[Run]:
     with mlflow.start_run(run_id=parent.info.run_id):
         with mlflow.start_run(
             run_id=child.info.run_id if child else None,
+            experiment_id=exp_id,
             run_name=None if child else stage,
             nested=True,
             tags={STAGE_TAG: stage, RUN_TAG: cfg.run_name},

@@ -1,0 +1,60 @@
+# `make train evaluate export` runs the whole pipeline; `make test` runs the test suite.
+# CONFIG picks a config, ARGS passes dotted overrides:  make train CONFIG=configs/x.yaml ARGS="train.epochs=1"
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= configs/default.yaml
+ARGS ?=
+UI_PORT ?= 5000
+PYTEST_ARGS ?=
+
+export MLFLOW_DISABLE_TELEMETRY := true
+export BENTOML_DO_NOT_TRACK := true
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help setup prepare train evaluate export ui test test-slow clean lock
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $@
+
+setup: $(STAMP) ## create .venv and install the project (cheap when nothing changed)
+
+prepare: setup ## read, clean and split the data; make the tokenizer; coverage report
+	$(BIN)/pipeline prepare --config $(CONFIG) $(ARGS)
+
+train: setup ## train the model (runs prepare first when its output is missing or stale)
+	$(BIN)/pipeline train --config $(CONFIG) $(ARGS)
+
+evaluate: setup ## score on the test split: reports/<run>/metrics.json, evaluation.md, plots
+	$(BIN)/pipeline evaluate --config $(CONFIG) $(ARGS)
+
+export: setup ## ONNX fp32 + int8 into artifacts/<run>/export, parity gate, MLflow registry
+	$(BIN)/pipeline export --config $(CONFIG) $(ARGS)
+
+ui: setup ## the MLflow UI on http://127.0.0.1:$(UI_PORT)
+	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns/mlflow.db}" \
+		--host 127.0.0.1 --port $(UI_PORT)
+
+test: setup ## the test suite (offline; slow checks excluded)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: setup ## the slow checks (marker `slow`)
+	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+clean: ## remove generated data, models, exports and the MLflow store (keeps .venv and reports/)
+	rm -rf artifacts data/processed mlruns .pytest_cache
+
+lock: setup ## rewrite requirements.lock from the current .venv
+	{ sed -n '1,2p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock

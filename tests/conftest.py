@@ -1,0 +1,69 @@
+"""Shared fixtures. Every test runs offline: the Hub is switched off before anything imports it."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["BENTOML_DO_NOT_TRACK"] = "true"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from pipeline.config import Config, load_config  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_LANGUAGES = "[de,en,fr,ru,zh,ar]"
+
+
+def tiny_overrides(root: Path, **extra: str) -> list[str]:
+    """A few hundred eld rows and a one-layer model: the whole pipeline in well under a minute."""
+    values = {
+        "root": str(root),
+        "data.languages": TINY_LANGUAGES,
+        "data.max_train_per_label": "50",
+        "data.max_eval_per_label": "20",
+        "model.hidden_size": "64",
+        "model.num_layers": "1",
+        "model.num_heads": "2",
+        "model.intermediate_size": "64",
+        "model.max_length": "32",
+        "model.tokenizer.vocab_size": "600",
+        "train.epochs": "15",
+        "train.early_stopping_patience": "3",
+        "train.batch_size": "16",
+        "train.learning_rate": "0.005",
+        "train.logging_steps": "5",
+        "mlflow.experiment": "tiny",
+        "export.registered_model_name": "textclf-tiny",
+    } | extra
+    return [f"{k}={v}" for k, v in values.items()]
+
+
+def tiny_config(root: Path, **extra: str) -> Config:
+    return load_config(ROOT / "configs" / "default.yaml", tiny_overrides(root, **extra))
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """prepare -> train -> evaluate -> export once on tiny data; many tests read its outputs."""
+    from pipeline.evaluation import evaluate
+    from pipeline.export import export
+    from pipeline.prepare import prepare
+    from pipeline.train import train
+
+    root = tmp_path_factory.mktemp("pipeline")
+    cfg = tiny_config(root)
+    return {
+        "cfg": cfg,
+        "prepare": prepare(cfg),
+        "train": train(cfg),
+        "evaluate": evaluate(cfg),
+        "export": export(cfg),
+    }
