@@ -10,6 +10,10 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 ARGS ?=
 UI_PORT ?= 5000
+PORT ?= 3000
+URL ?= http://127.0.0.1:$(PORT)
+CLIENTS ?= 16
+SECONDS ?= 20
 PYTEST_ARGS ?=
 
 export MLFLOW_DISABLE_TELEMETRY := true
@@ -17,7 +21,7 @@ export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup prepare train evaluate export ui test test-slow clean lock
+.PHONY: help setup prepare train evaluate export ui serve bento-model bento loadtest bench test test-slow clean lock
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -45,6 +49,24 @@ export: setup ## ONNX fp32 + int8 into artifacts/<run>/export, parity gate, MLfl
 ui: setup ## the MLflow UI on http://127.0.0.1:$(UI_PORT)
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns/mlflow.db}" \
 		--host 127.0.0.1 --port $(UI_PORT)
+
+bento-model: setup ## import the export folder into the BentoML model store (once per export)
+	$(BIN)/python -m serving.model_store "$$($(BIN)/pipeline config --config $(CONFIG) --path export)"
+
+serve: bento-model ## serve the exported model on http://127.0.0.1:$(PORT) (POST /classify, GET /v1/metadata)
+	TEXTCLF_MODEL="$$($(BIN)/python -m serving.model_store "$$($(BIN)/pipeline config --config $(CONFIG) --path export)")" \
+		$(BIN)/bentoml serve serving.service:TextClassifier --host 127.0.0.1 --port $(PORT)
+
+bento: bento-model ## build a Bento (model included); serve it with `bentoml serve <tag>`
+	TEXTCLF_MODEL="$$($(BIN)/python -m serving.model_store "$$($(BIN)/pipeline config --config $(CONFIG) --path export)")" \
+		$(BIN)/bentoml build --output tag
+
+loadtest: setup ## drive a running service ($(URL)) with $(CLIENTS) clients for $(SECONDS)s
+	$(BIN)/python -m serving.loadtest --url $(URL) --clients $(CLIENTS) --seconds $(SECONDS) \
+		--texts "$$($(BIN)/pipeline config --config $(CONFIG) --path data)/test.jsonl"
+
+bench: bento-model ## measure and write reports/benchmarks.md (starts and stops its own server)
+	$(BIN)/python -m serving.bench --config $(CONFIG)
 
 test: setup ## the test suite (offline; slow checks excluded)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import yaml
 
@@ -19,6 +20,8 @@ STAGES: dict[str, str] = {
     "export": "export to ONNX fp32 + int8, check parity with PyTorch, register in MLflow",
     "config": "print the resolved config",
 }
+PATH_NAMES = ["data", "artifacts", "model", "checkpoints", "export", "reports"]
+PREDICT_HELP = "classify texts from a file or stdin with the exported model (JSONL or CSV out)"
 
 
 def _entry(stage: str) -> Callable[[Config], object]:
@@ -58,17 +61,47 @@ def parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help_text, description=help_text)
         s.add_argument("-c", "--config", default=None, help="YAML config under configs/ (default: built-in defaults)")
         s.add_argument("overrides", nargs="*", metavar="section.key=value", help="dotted overrides, e.g. train.epochs=1")
+        if name == "config":
+            s.add_argument("--path", choices=PATH_NAMES, help="print only this output path of the run (for scripts)")
+    s = sub.add_parser("predict", help=PREDICT_HELP, description=PREDICT_HELP)
+    s.add_argument("input", nargs="?", type=Path, help=".txt (one text per line), .csv, .tsv, .jsonl or .parquet; stdin when absent")
+    s.add_argument("-c", "--config", default=None, help="config whose export folder to use (default: built-in defaults)")
+    s.add_argument("--export", type=Path, default=None, help="export folder (overrides --config)")
+    s.add_argument("--column", default="text", help="text column for table inputs")
+    s.add_argument("-o", "--output", type=Path, default=None, help="output file; stdout when absent")
+    s.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    s.add_argument("--top-k", type=int, default=1)
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--fp32", action="store_true", help="use the fp32 model instead of int8")
     return p
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from pipeline.predict import predict_file
+
+    export_dir = args.export or load_config(args.config).paths.export
+    count = predict_file(
+        export_dir, args.input, args.output, args.column, args.format, args.top_k, args.batch_size, not args.fp32
+    )
+    print(f"classified {count} texts", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pipeline").setLevel(logging.INFO)
+    # A bad top_k is a ValueError from the predictor: an input error for predict, a bug anywhere else.
+    expected = (*_expected_errors(), ValueError) if args.stage == "predict" else _expected_errors()
     try:
+        if args.stage == "predict":
+            _predict(args)
+            return 0
         cfg = load_config(args.config, args.overrides)
+        if args.stage == "config" and args.path:
+            print(getattr(cfg.paths, args.path))
+            return 0
         result = _entry(args.stage)(cfg)
-    except _expected_errors() as err:
+    except expected as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.stage == "evaluate":

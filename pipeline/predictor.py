@@ -150,23 +150,29 @@ class Predictor:
                 truncated[i] = flag
         return out, truncated
 
-    def predict(self, texts: Sequence[str], top_k: int = 1, batch_size: int = 32) -> list[Prediction]:
-        bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-        if bad:
-            raise TypeError(f"texts must be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
+    def check_top_k(self, top_k: int) -> None:
         if not 1 <= top_k <= len(self.labels):
-            raise ValueError(f"top_k must be between 1 and {len(self.labels)}, got {top_k}")
-        if not texts:
-            return []
-        logits, truncated = self.logits(texts, batch_size)
-        probs = softmax(logits)
+            raise ValueError(f"top_k must be between 1 and {len(self.labels)} (the number of labels), got {top_k}")
+
+    def rank(self, probs: np.ndarray, truncated: Sequence[bool], top_k: int = 1) -> list[Prediction]:
+        """Predictions from class probabilities: the best label, its probability, and the top k."""
         ranked = np.argsort(-probs, axis=-1)[:, :top_k]
         return [
             Prediction(
                 label=self.labels[int(row[0])],
                 score=float(p[row[0]]),
                 top_k=[{"label": self.labels[int(j)], "score": float(p[j])} for j in row],
-                truncated=cut,
+                truncated=bool(cut),
             )
             for row, p, cut in zip(ranked, probs, truncated)
         ]
+
+    def predict(self, texts: Sequence[str], top_k: int = 1, batch_size: int = 32) -> list[Prediction]:
+        bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+        if bad:
+            raise TypeError(f"texts must be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
+        self.check_top_k(top_k)
+        if not texts:
+            return []  # onnxruntime fails on an empty batch
+        logits, truncated = self.logits(texts, batch_size)
+        return self.rank(softmax(logits), truncated, top_k)

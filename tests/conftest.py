@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -11,6 +12,8 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
+# A private BentoML model store, set before bentoml is first imported (it reads BENTOML_HOME once).
+os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="textclf-bentoml-")
 
 from pathlib import Path  # noqa: E402
 
@@ -67,3 +70,11 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "evaluate": evaluate(cfg),
         "export": export(cfg),
     }
+
+
+@pytest.fixture(scope="session")
+def bento_model(pipeline_run):
+    """The tiny export imported into the (private) BentoML model store as textclf:latest."""
+    from serving.model_store import import_export
+
+    return import_export(pipeline_run["cfg"].paths.export)

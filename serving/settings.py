@@ -1,0 +1,47 @@
+"""Service settings, read from the environment so `bentoml serve` and a built Bento take them the same way.
+
+The model itself comes only from the BentoML model store entry that `make bento-model` imports from the
+export folder; these settings only bound what a request may ask.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as err:
+        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from err
+    if value < 1:
+        raise ValueError(f"environment variable {name} must be at least 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    model_tag: str
+    quantized: bool
+    max_items: int
+    max_chars: int
+    max_batch_size: int
+    max_latency_ms: int
+
+    @classmethod
+    def from_env(cls) -> ServeSettings:
+        return cls(
+            model_tag=os.environ.get("TEXTCLF_MODEL", "textclf:latest"),
+            quantized=os.environ.get("TEXTCLF_QUANTIZED", "true").lower() not in ("0", "false", "no"),
+            max_items=_int("TEXTCLF_MAX_ITEMS", 64),
+            max_chars=_int("TEXTCLF_MAX_CHARS", 20_000),
+            max_batch_size=_int("TEXTCLF_MAX_BATCH_SIZE", 64),
+            max_latency_ms=_int("TEXTCLF_MAX_LATENCY_MS", 2_000),
+        )
+
+
+SETTINGS = ServeSettings.from_env()

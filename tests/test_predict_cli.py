@@ -1,0 +1,59 @@
+"""`pipeline predict`: files or stdin in, JSONL or CSV out, same answers as the predictor."""
+
+import csv
+import io
+import json
+import sys
+
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.predictor import Predictor
+
+
+@pytest.fixture
+def export_dir(pipeline_run):
+    return pipeline_run["cfg"].paths.export
+
+
+TEXTS = ["Guten Morgen, wie geht es dir?", "Доброе утро", "早上好", "صباح الخير"]
+
+
+def test_txt_to_jsonl_matches_predictor(tmp_path, export_dir):
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(TEXTS) + "\n\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", str(source), "--export", str(export_dir), "-o", str(out), "--top-k", "2"]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["text"] for r in rows] == TEXTS
+    assert [r["label"] for r in rows] == [p.label for p in Predictor(export_dir).predict(TEXTS)]
+    assert all(len(r["top_k"]) == 2 for r in rows)
+
+
+def test_csv_column_to_csv(tmp_path, export_dir):
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"id": range(4), "sentence": TEXTS}).to_csv(source, index=False)
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(source), "--column", "sentence", "--export", str(export_dir), "-o", str(out), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["text"] for r in rows] == TEXTS and all(0 < float(r["score"]) <= 1 for r in rows)
+
+
+def test_stdin_to_stdout(monkeypatch, capsys, export_dir):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hello there\nbonjour\n"))
+    assert main(["predict", "--export", str(export_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and json.loads(lines[1])["text"] == "bonjour"
+
+
+def test_errors_are_clear_and_leave_no_output(tmp_path, export_dir, capsys):
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"sentence": TEXTS}).to_csv(source, index=False)
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", str(source), "--export", str(export_dir), "-o", str(out)]) == 2
+    assert "no column 'text'" in capsys.readouterr().err and not out.exists()
+    assert main(["predict", str(source), "--export", str(tmp_path / "nope")]) == 2
+    assert "export folder not found" in capsys.readouterr().err
+    assert main(["predict", str(source), "--column", "sentence", "--export", str(export_dir), "--top-k", "0"]) == 2
+    assert "top_k must be between" in capsys.readouterr().err
