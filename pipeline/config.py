@@ -153,6 +153,12 @@ class EvaluateConfig:
 class ExportConfig:
     opset: int = _help("ONNX opset (optimum recommends 18 or newer for BERT).", 18)
     quantize: bool = _help("Also write a dynamically quantized int8 model.", True)
+    quantize_per_channel: bool = _help("int8: one scale per output channel (more accurate, same size).", True)
+    quantize_operators: list[str] = _help(
+        "int8: ONNX operators to quantize. MatMul alone keeps embeddings (Gather) in fp32: larger file, "
+        "fewer flipped labels.",
+        factory=lambda: ["MatMul"],
+    )
     min_label_agreement: float = _help("Parity gate: share of test labels ONNX must agree on with PyTorch.", 0.99)
     max_language_accuracy_drop: float = _help(
         "Parity gate: most accuracy (0.01 = 1 point) any language may lose against PyTorch.", 0.01

@@ -56,7 +56,12 @@ def _onnx_export(cfg: Config, staging: Path) -> dict[str, str]:
     models = {"fp32": FP32}
     if cfg.export.quantize:
         quantizer = ORTQuantizer.from_pretrained(staging, file_name=FP32)
-        quantizer.quantize(AutoQuantizationConfig.avx2(is_static=False, per_channel=False), save_dir=staging)
+        settings = AutoQuantizationConfig.avx2(
+            is_static=False,
+            per_channel=cfg.export.quantize_per_channel,
+            operators_to_quantize=cfg.export.quantize_operators,
+        )
+        quantizer.quantize(settings, save_dir=staging)
         models["int8"] = INT8
     # The tokenizer and labels travel byte for byte from prepare; optimum's re-saved copies are replaced.
     for file in (cfg.paths.data / "tokenizer").iterdir():

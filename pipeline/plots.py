@@ -42,7 +42,7 @@ def language_bars(scores: dict[str, dict[str, float]], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(max(6.0, 0.25 * len(names) + 2), 4.5))
     x = np.arange(len(names))
     ax.bar(x - 0.2, accuracy, width=0.4, label="accuracy")
-    ax.bar(x + 0.2, f1, width=0.4, label="macro-F1")
+    ax.bar(x + 0.2, f1, width=0.4, label="F1")
     ax.set_xticks(x, names, rotation=90, fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score")

@@ -119,7 +119,7 @@ def coverage(tokenizer: PreTrainedTokenizerBase, frame: pd.DataFrame) -> list[Co
     unk_id = tokenizer.unk_token_id
     rows = []
     for name, texts in frame["text"].groupby(group):
-        encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        encoded = tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         tokens = sum(len(ids) for ids in encoded)
         unknown = sum(ids.count(unk_id) for ids in encoded) if unk_id is not None else 0
         chars = int(texts.str.len().sum())
