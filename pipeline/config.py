@@ -91,8 +91,10 @@ class TokenizerConfig:
 
 @dataclass
 class ModelConfig:
-    kind: Literal["pretrained", "from_scratch"] = _help(
-        "pretrained: fine-tune name_or_path; from_scratch: a small BERT built from the sizes below.", "from_scratch"
+    kind: Literal["pretrained", "from_scratch", "transformer", "ngram_mlp", "textcnn", "bigru"] = _help(
+        "pretrained: fine-tune name_or_path; from_scratch: a small Hugging Face BERT built from the sizes below; "
+        "transformer, ngram_mlp, textcnn, bigru: the course models written in plain PyTorch (pipeline/course).",
+        "from_scratch",
     )
     name_or_path: str = _help(
         "pretrained: a Hub id, a local folder, or package:<module>/<folder> for a model shipped in a Python package.",
@@ -104,6 +106,7 @@ class ModelConfig:
     num_heads: int = _help("from_scratch: attention heads.", 4)
     intermediate_size: int = _help("from_scratch: feed-forward width.", 256)
     dropout: float = _help("from_scratch: dropout in embeddings, attention and feed-forward.", 0.1)
+    positional: Literal["sinusoidal", "learned", "none"] = _help("transformer: the positional encoding.", "sinusoidal")
     tokenizer: TokenizerConfig = _help("from_scratch: the tokenizer trained at prepare.", factory=TokenizerConfig)
 
     def __post_init__(self) -> None:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from pipeline import plots, tracking
 from pipeline.config import Config
 from pipeline.inference import torch_logits
 from pipeline.metrics import classification_scores
+from pipeline.modeling import load_trained, model_name
 from pipeline.prepare import read_labels, read_split
 from pipeline.scoring import ALL, groups_of, per_group
 
@@ -34,20 +34,12 @@ class EvaluationResult:
     report: Path
 
 
-def load_trained(cfg: Config):  # noqa: ANN201 - (model, tokenizer) of whatever class was trained
-    model_dir = cfg.paths.model
-    if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(f"no trained model in {model_dir}: run `make train` first")
-    return AutoModelForSequenceClassification.from_pretrained(model_dir), AutoTokenizer.from_pretrained(model_dir)
-
-
 def _markdown(cfg: Config, metrics: dict, confusions: list[tuple[str, str, int]]) -> str:
     languages = metrics["per_language"]
     lines = [
         f"# Evaluation: {cfg.run_name}",
         "",
-        f"Model: `{cfg.model.kind}`" + (f" (`{cfg.model.name_or_path}`)" if cfg.model.kind == "pretrained" else "")
-        + f", max_length {cfg.model.max_length}. Test rows: {metrics['test_rows']}. "
+        f"Model: `{model_name(cfg.model)}` (kind `{cfg.model.kind}`), max_length {cfg.model.max_length}. Test rows: {metrics['test_rows']}. "
         "Written by `pipeline evaluate` (`make evaluate`).",
         "",
         f"**Accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}.**",
@@ -96,7 +88,7 @@ def _markdown(cfg: Config, metrics: dict, confusions: list[tuple[str, str, int]]
 def evaluate(cfg: Config) -> EvaluationResult:
     labels = read_labels(cfg.paths.data)
     test = read_split(cfg.paths.data, "test")
-    model, tokenizer = load_trained(cfg)
+    model, tokenizer = load_trained(cfg.paths.model)
     model_labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if model_labels != labels:
         raise ValueError(f"{cfg.paths.model} was trained on other labels than {cfg.paths.data}/labels.json: retrain")

@@ -22,7 +22,9 @@ import numpy as np
 
 from pipeline import registry, tracking
 from pipeline.config import Config, ExportConfig
-from pipeline.evaluation import load_trained
+from pipeline.course import KINDS
+from pipeline.course.onnx_export import export_onnx
+from pipeline.modeling import load_trained, model_name
 from pipeline.inference import torch_logits
 from pipeline.metrics import classification_scores
 from pipeline.predictor import MANIFEST, Predictor, sha256
@@ -50,9 +52,15 @@ def _onnx_export(cfg: Config, staging: Path) -> dict[str, str]:
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
-    main_export(
-        str(cfg.paths.model), output=staging, task="text-classification", opset=cfg.export.opset, do_validation=False
-    )
+    if cfg.model.kind in KINDS:
+        # Course models are plain PyTorch: torch.onnx.export with the same input and output names.
+        model, _ = load_trained(cfg.paths.model)
+        export_onnx(model, staging / FP32, opset=cfg.export.opset)
+        model.config.save_pretrained(staging)
+    else:
+        main_export(
+            str(cfg.paths.model), output=staging, task="text-classification", opset=cfg.export.opset, do_validation=False
+        )
     models = {"fp32": FP32}
     if cfg.export.quantize:
         quantizer = ORTQuantizer.from_pretrained(staging, file_name=FP32)
@@ -74,11 +82,10 @@ def _onnx_export(cfg: Config, staging: Path) -> dict[str, str]:
 
 def _write_manifest(cfg: Config, staging: Path, labels: list[str], models: dict[str, str], extra: dict) -> None:
     files = {p.name: sha256(p) for p in sorted(staging.iterdir()) if p.is_file() and p.name != MANIFEST}
-    model_name = cfg.model.name_or_path if cfg.model.kind == "pretrained" else f"from_scratch-bert-{cfg.model.num_layers}x{cfg.model.hidden_size}"
     manifest = {
         "format_version": 1,
         "run_name": cfg.run_name,
-        "model_name": model_name,
+        "model_name": model_name(cfg.model),
         "model_kind": cfg.model.kind,
         "labels": labels,
         "max_length": cfg.model.max_length,
@@ -130,7 +137,7 @@ def parity(cfg: Config, staging: Path, models: dict[str, str], labels: list[str]
     texts = test["text"].tolist()
     label2id = {label: i for i, label in enumerate(labels)}
     references = np.array([label2id[x] for x in test["label"]])
-    model, tokenizer = load_trained(cfg)
+    model, tokenizer = load_trained(cfg.paths.model)
     reference = torch_logits(model, tokenizer, texts, cfg.model.max_length, cfg.evaluate.batch_size).argmax(-1)
     groups = groups_of(test)
     overall = classification_scores(reference, references)

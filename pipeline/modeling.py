@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from transformers import (
     AutoModelForSequenceClassification,
+    AutoTokenizer,
     BertConfig,
     BertForSequenceClassification,
     PreTrainedModel,
@@ -11,6 +14,7 @@ from transformers import (
 )
 
 from pipeline.config import ModelConfig
+from pipeline.course import KINDS, build_course_model  # importing registers the course models with the Auto classes
 from pipeline.model_source import resolve
 
 
@@ -29,6 +33,22 @@ def build_model(cfg: ModelConfig, labels: list[str], tokenizer: PreTrainedTokeni
             id2label=id2label,
             label2id=label2id,
             ignore_mismatched_sizes=True,  # a checkpoint with its own head gets a fresh one sized to our labels
+        )
+    if cfg.kind in KINDS:
+        return build_course_model(
+            cfg.kind,
+            vocab_size=len(tokenizer),
+            pad_token_id=tokenizer.pad_token_id,
+            num_labels=len(labels),
+            id2label=id2label,
+            label2id=label2id,
+            max_length=cfg.max_length,
+            hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            num_heads=cfg.num_heads,
+            intermediate_size=cfg.intermediate_size,
+            dropout=cfg.dropout,
+            positional=cfg.positional,
         )
     config = BertConfig(
         vocab_size=len(tokenizer),
@@ -49,3 +69,18 @@ def build_model(cfg: ModelConfig, labels: list[str], tokenizer: PreTrainedTokeni
 
 def count_parameters(model: PreTrainedModel) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def model_name(cfg: ModelConfig) -> str:
+    """A readable name for reports, the manifest and the service's metadata."""
+    if cfg.kind == "pretrained":
+        return cfg.name_or_path
+    family = "bert" if cfg.kind == "from_scratch" else cfg.kind
+    return f"{family}-{cfg.num_layers}x{cfg.hidden_size}"
+
+
+def load_trained(model_dir: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The trained model and its tokenizer; course models load through the Auto classes they registered."""
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"no trained model in {model_dir}: run `make train` first")
+    return AutoModelForSequenceClassification.from_pretrained(model_dir), AutoTokenizer.from_pretrained(model_dir)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from pipeline.evaluation import load_trained
+from pipeline.modeling import load_trained
 from pipeline.export import ParityError, compare, export
 from pipeline.inference import torch_logits
 from pipeline.predictor import ArtifactError, Predictor
@@ -23,7 +23,7 @@ def predictor(pipeline_run):
 def test_labels_match_the_pytorch_model(pipeline_run, predictor):
     cfg = pipeline_run["cfg"]
     texts = read_split(cfg.paths.data, "test")["text"].tolist()
-    model, tokenizer = load_trained(cfg)
+    model, tokenizer = load_trained(cfg.paths.model)
     expected = [model.config.id2label[int(i)] for i in torch_logits(model, tokenizer, texts, 32, 16).argmax(-1)]
     fp32 = Predictor(cfg.paths.export, quantized=False)
     assert [p.label for p in fp32.predict(texts)] == expected
