@@ -1,4 +1,7 @@
-"""Build a Bento from bentofile.yaml and serve the built Bento: the model must travel inside it."""
+"""Build a Bento from bentofile.yaml, move it to an empty BentoML home, and serve it there.
+
+The empty home has no model store entry of its own, so only the model packed inside the Bento can answer.
+"""
 
 import json
 import os
@@ -13,32 +16,28 @@ from serving.server import ROOT, running_server
 pytestmark = pytest.mark.slow
 
 
-def test_built_bento_carries_its_model_and_serves(bento_model, pipeline_run):
+def bentoml(*args, env, **kwargs):
+    return subprocess.run([sys.executable, "-m", "bentoml", *args], env=env, capture_output=True, text=True, **kwargs)
+
+
+def test_built_bento_carries_its_model_and_serves(bento_model, tmp_path):
     env = {**os.environ, "TEXTCLF_MODEL": str(bento_model.tag)}
-    built = subprocess.run(
-        [sys.executable, "-m", "bentoml", "build", "--output", "tag"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )
+    built = bentoml("build", "--output", "tag", env=env, cwd=ROOT, timeout=600)
     assert built.returncode == 0, built.stderr[-3000:]
     tag = built.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
-    info = subprocess.run(
-        [sys.executable, "-m", "bentoml", "get", tag, "-o", "json"], env=env, capture_output=True, text=True, check=True
-    )
-    models = [m["tag"] for m in json.loads(info.stdout)["models"]]
-    assert str(bento_model.tag) in models
+    archive = tmp_path / "textclf.bento"
+    bentoml("export", tag, str(archive), env=env, check=True)
 
-    # Serve the Bento with the model store emptied: only the copy inside the Bento can answer.
-    subprocess.run([sys.executable, "-m", "bentoml", "models", "delete", "-y", str(bento_model.tag)], env=env, check=True)
-    try:
-        with running_server(target=tag, env={"TEXTCLF_MODEL": str(bento_model.tag)}) as url:
-            request = urllib.request.Request(
-                f"{url}/classify", data=json.dumps({"texts": ["Доброе утро", "早上好"]}).encode(),
-                headers={"content-type": "application/json"},
-            )
-            with urllib.request.urlopen(request, timeout=60) as response:
-                labels = [r["label"] for r in json.loads(response.read())]
-    finally:
-        from serving.model_store import import_export
+    elsewhere = {**env, "BENTOML_HOME": str(tmp_path / "empty-home")}
+    bentoml("import", str(archive), env=elsewhere, check=True)
+    models = bentoml("models", "list", "-o", "json", env=elsewhere, check=True)
+    assert str(bento_model.tag) in {m["tag"] for m in json.loads(models.stdout)}  # arrived with the Bento
 
-        import_export(pipeline_run["cfg"].paths.export)  # restore the store for any later test
+    with running_server(target=tag, env=elsewhere) as url:
+        request = urllib.request.Request(
+            f"{url}/classify", data=json.dumps({"texts": ["Доброе утро", "早上好"]}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            labels = [r["label"] for r in json.loads(response.read())]
     assert labels == ["ru", "zh"]
