@@ -36,20 +36,28 @@ def in_process_rate(predictor: Predictor, texts: list[str], batch_size: int, sec
     return done / (time.perf_counter() - started)
 
 
-def endpoint_vs_in_process(cfg: Config, clients: int, seconds: float) -> dict:
+def endpoint_vs_in_process(cfg: Config, clients: int, seconds: float, texts_per_request: tuple[int, ...]) -> dict:
     export = cfg.paths.export
     tag = import_export(export).tag
     texts = read_split(cfg.paths.data, "test")["text"].tolist()
     in_process = in_process_rate(Predictor(export), texts, clients, seconds)
     log = cfg.paths.reports / "bench-server.log"
+    served = []
     with running_server(env={"TEXTCLF_MODEL": str(tag)}, log=log) as url:
         loadtest.run(url, texts, clients, 3)  # warm-up, not reported
-        served = loadtest.run(url, texts, clients, seconds)
-    return {"in_process_texts_per_second": in_process, "served": asdict(served), "ratio": served.texts_per_second / in_process}
+        for per_request in texts_per_request:
+            result = loadtest.run(url, texts, clients, seconds, per_request)
+            served.append(asdict(result) | {"ratio": result.texts_per_second / in_process})
+    return {"in_process_texts_per_second": in_process, "batch_size": clients, "served": served}
 
 
 def markdown(cfg: Config, result: dict, command: str) -> str:
-    served = result["served"]
+    rows = [
+        f"| endpoint, {s['texts_per_request']} text(s) per request | {s['texts_per_second']:.0f} | {s['p50_ms']:.1f} | "
+        f"{s['p95_ms']:.1f} | {s['p99_ms']:.1f} | {s['errors']} | {s['mean_batch_size']:.1f} | **{s['ratio']:.2f}** |"
+        for s in result["served"]
+    ]
+    first = result["served"][0]
     return "\n".join(
         [
             "# Benchmarks",
@@ -60,16 +68,19 @@ def markdown(cfg: Config, result: dict, command: str) -> str:
             "",
             "## Served endpoint against in-process throughput",
             "",
-            f"{served['clients']} concurrent clients, one text per request, for {served['seconds']:.0f} s, against "
-            f"`bentoml serve` on 127.0.0.1; the in-process predictor runs batches of {served['clients']} in one thread.",
+            f"{first['clients']} concurrent clients for {first['seconds']:.0f} s per row against `bentoml serve` on 127.0.0.1,"
+            " with the load generator on the same 2 cores; the in-process predictor classifies the same test sentences"
+            f" in batches of {result['batch_size']} in one thread. The ratio is endpoint texts/s over in-process texts/s.",
             "",
-            "| | texts/s | p50 ms | p95 ms | p99 ms | errors | mean server batch |",
-            "|---|---|---|---|---|---|---|",
-            f"| endpoint | {served['texts_per_second']:.0f} | {served['p50_ms']:.1f} | {served['p95_ms']:.1f} | "
-            f"{served['p99_ms']:.1f} | {served['errors']} | {served['mean_batch_size']:.1f} |",
-            f"| in-process predictor | {result['in_process_texts_per_second']:.0f} | | | | | {served['clients']} |",
+            "| | texts/s | p50 ms | p95 ms | p99 ms | errors | mean texts per server batch | endpoint / in-process |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+            f"| in-process predictor, batch {result['batch_size']} | {result['in_process_texts_per_second']:.0f} | | | | | "
+            f"{result['batch_size']} | 1.00 |",
             "",
-            f"**Endpoint / in-process: {result['ratio']:.2f}** (target 0.80).",
+            "Target: 0.80 of in-process throughput with 0 errors. With one text per request, the per-request HTTP and"
+            " JSON work of the server and of the 16 client threads, all on the same 2 cores, costs more than the"
+            " model itself; sending texts in batches amortises it.",
             "",
         ]
     )
@@ -80,10 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", "--config", default="configs/default.yaml")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--texts-per-request", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--output", type=Path, default=Path("reports/benchmarks.md"))
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
-    result = endpoint_vs_in_process(cfg, args.clients, args.seconds)
+    result = endpoint_vs_in_process(cfg, args.clients, args.seconds, tuple(args.texts_per_request))
     command = f"make bench CONFIG={args.config}"
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(markdown(cfg, result, command), encoding="utf-8")

@@ -1,19 +1,25 @@
 """The classify service: validation in front, adaptive batching behind.
 
 `classify` checks each request on its own, so one bad request gets its own 400 and never fails a batch
-shared with other clients. It then calls `infer`, a batchable API, through the service's own client, so
-BentoML's dispatcher merges the texts of concurrent requests into one onnxruntime call.
+shared with other clients. Valid requests then go through BentoML's adaptive batching dispatcher (the
+CorkDispatcher behind `batchable=True` APIs), which merges the texts of concurrent requests into one
+length-sorted inference batch. It is used directly, not through a second batchable endpoint: BentoML's
+self-client for that pattern dropped requests under 16 concurrent clients ("Cannot write to closing
+transport"), and a second HTTP hop per request halves throughput on a 2-core machine.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from typing import Annotated, Any
 
+import anyio
 import bentoml
 import numpy as np
-from bentoml.exceptions import InvalidArgument
+from bentoml._internal.marshal.dispatcher import CorkDispatcher
+from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from fastapi import FastAPI
 from pydantic import Field
 
@@ -22,6 +28,15 @@ from serving.settings import SETTINGS
 
 log = logging.getLogger("bentoml.textclf")
 info_app = FastAPI(title="textclf info")
+BATCH_SIZES = bentoml.metrics.Histogram(
+    name="textclf_batch_size",
+    documentation="Texts per onnxruntime call after adaptive batching",
+    buckets=[1, 2, 4, 8, 16, 32, 64, 128, 256],
+)
+
+
+def _overloaded() -> None:
+    raise ServiceUnavailable("the server is overloaded; retry later")
 
 
 @bentoml.asgi_app(info_app, path="/v1")
@@ -32,6 +47,14 @@ class TextClassifier:
     def __init__(self) -> None:
         self.predictor = Predictor(self.bento_model.path, quantized=SETTINGS.quantized)
         self.batch_sizes: Counter[int] = Counter()
+        dispatcher = CorkDispatcher(
+            max_latency_in_ms=SETTINGS.max_latency_ms,
+            max_batch_size=SETTINGS.max_batch_size,
+            fallback=_overloaded,
+            get_batch_size=len,
+            batch_dim=(0, 0),
+        )
+        self._batched = dispatcher(self._infer_requests)
 
     @bentoml.api(route="/classify")
     async def classify(
@@ -41,9 +64,8 @@ class TextClassifier:
     ) -> list[dict[str, Any]]:
         """Classify texts: one prediction per text, in input order."""
         self._validate(texts, top_k)
-        rows = await self.to_async.infer(texts)
-        probs = np.array([r["probs"] for r in rows], dtype=np.float32)
-        return [p.to_dict() for p in self.predictor.rank(probs, [r["truncated"] for r in rows], top_k)]
+        probs, truncated = await self._batched(texts)
+        return [p.to_dict() for p in self.predictor.rank(probs, truncated, top_k)]
 
     def _validate(self, texts: list[str], top_k: int) -> None:
         if not texts:
@@ -60,14 +82,20 @@ class TextClassifier:
         except ValueError as err:
             raise InvalidArgument(str(err)) from None
 
-    @bentoml.api(batchable=True, max_batch_size=SETTINGS.max_batch_size, max_latency_ms=SETTINGS.max_latency_ms)
-    def infer(self, texts: list[str]) -> list[dict[str, Any]]:
-        """Batched inference behind classify: class probabilities and a truncation flag per text."""
+    async def _infer_requests(self, requests: Sequence[list[str]]) -> list[tuple[np.ndarray, list[bool]]]:
+        """Inference for the texts of every request the dispatcher merged; results split back per request."""
+        texts = [text for request in requests for text in request]
         self.batch_sizes[len(texts)] += 1
-        log.debug("batch of %d texts", len(texts))
-        logits, truncated = self.predictor.logits(texts)
-        return [{"probs": p.tolist(), "truncated": t} for p, t in zip(softmax(logits), truncated)]
-
+        BATCH_SIZES.observe(len(texts))
+        log.debug("batch of %d texts from %d requests", len(texts), len(requests))
+        logits, truncated = await anyio.to_thread.run_sync(self.predictor.logits, texts, SETTINGS.inference_batch_size)
+        probs = softmax(logits)
+        out, start = [], 0
+        for request in requests:
+            end = start + len(request)
+            out.append((probs[start:end], truncated[start:end]))
+            start = end
+        return out
     @info_app.get("/metadata")
     def metadata(self) -> dict[str, Any]:
         """What is being served: labels, model, MLflow run, quantization, limits, test scores, batch sizes."""

@@ -31,6 +31,7 @@ class ServeSettings:
     max_chars: int
     max_batch_size: int
     max_latency_ms: int
+    inference_batch_size: int
 
     @classmethod
     def from_env(cls) -> ServeSettings:
@@ -41,6 +42,9 @@ class ServeSettings:
             max_chars=_int("TEXTCLF_MAX_CHARS", 20_000),
             max_batch_size=_int("TEXTCLF_MAX_BATCH_SIZE", 64),
             max_latency_ms=_int("TEXTCLF_MAX_LATENCY_MS", 2_000),
+            # A merged batch is length-sorted and cut into onnxruntime calls of this size, so short texts
+            # are not padded to the longest of 64.
+            inference_batch_size=_int("TEXTCLF_INFERENCE_BATCH_SIZE", 16),
         )
 
 

@@ -35,7 +35,7 @@ def test_http_answers_match_the_in_process_predictor(server, pipeline_run):
     cfg = pipeline_run["cfg"]
     texts = read_split(cfg.paths.data, "test")["text"].tolist()[:30]
     body = post(f"{server}/classify", {"texts": texts, "top_k": 2})
-    expected = Predictor(cfg.paths.export).predict(texts, top_k=2)
+    expected = Predictor(cfg.paths.export).predict(texts, top_k=2, batch_size=16)
     assert [r["label"] for r in body] == [p.label for p in expected]
 
 
@@ -48,7 +48,7 @@ def test_concurrent_requests_are_batched_together(server, pipeline_run):
     sizes = {int(k): v for k, v in json.loads(get(f"{server}/v1/metadata"))["batch_sizes"].items()}
     assert max(sizes) > 2, f"no batch merged two requests: {sizes}"
     metrics = get(f"{server}/metrics")
-    assert "bentoml_service_adaptive_batch_size" in metrics
+    assert "textclf_batch_size_bucket" in metrics
 
 
 def test_health_and_bad_input_over_http(server):
