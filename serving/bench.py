@@ -41,7 +41,7 @@ def endpoint_vs_in_process(cfg: Config, clients: int, seconds: float, texts_per_
     tag = import_export(export).tag
     texts = read_split(cfg.paths.data, "test")["text"].tolist()
     in_process = in_process_rate(Predictor(export), texts, clients, seconds)
-    log = cfg.paths.reports / "bench-server.log"
+    log = cfg.paths.artifacts / "bench-server.log"
     served = []
     with running_server(env={"TEXTCLF_MODEL": str(tag)}, log=log) as url:
         loadtest.run(url, texts, clients, 3)  # warm-up, not reported
