@@ -21,7 +21,7 @@ export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup prepare train evaluate export ui serve bento-model bento loadtest bench test test-slow clean lock
+.PHONY: help setup prepare train evaluate export explain compare ui serve bento-model bento loadtest bench test test-slow clean lock
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,12 @@ evaluate: setup ## score on the test split: reports/<run>/metrics.json, evaluati
 
 export: setup ## ONNX fp32 + int8 into artifacts/<run>/export, parity gate, MLflow registry
 	$(BIN)/pipeline export --config $(CONFIG) $(ARGS)
+
+explain: setup ## attention heatmaps and a t-SNE map of the trained model: reports/<run>/explain.md
+	$(BIN)/pipeline explain --config $(CONFIG) $(ARGS)
+
+compare: setup ## train every model kind on CONFIG and write reports/model-comparison.md
+	$(BIN)/python -m pipeline.comparison --train $(CONFIG)
 
 ui: setup ## the MLflow UI on http://127.0.0.1:$(UI_PORT)
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns/mlflow.db}" \

@@ -18,6 +18,7 @@ STAGES: dict[str, str] = {
     "train": "train the model (runs prepare first when its output is missing or stale)",
     "evaluate": "score the trained model on the test split, per class and per language",
     "export": "export to ONNX fp32 + int8, check parity with PyTorch, register in MLflow",
+    "explain": "attention heatmaps per layer and head, and a t-SNE map of sentence embeddings",
     "config": "print the resolved config",
 }
 PATH_NAMES = ["data", "artifacts", "model", "checkpoints", "export", "reports"]
@@ -42,6 +43,10 @@ def _entry(stage: str) -> Callable[[Config], object]:
         from pipeline.export import export
 
         return export
+    if stage == "explain":
+        from pipeline.explain import explain
+
+        return explain
     return lambda cfg: print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), end="")
 
 

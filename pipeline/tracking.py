@@ -4,7 +4,7 @@ The stages run as separate processes (make prepare, make train, ...), so the par
 artifacts/<run>/mlflow.json. `prepare` always opens a new execution; `train` opens a new one when the
 current execution already has a trained model (unless train.resume), so retraining never piles two
 training runs under one parent; `evaluate` and `export` reuse their stage run in the current execution,
-so re-running them updates it instead of duplicating it.
+so re-running them updates it instead of duplicating it (`explain` likewise).
 
 The default store is SQLite in mlruns/mlflow.db: the model registry needs a database store, the UI
 queries it quickly, and it needs no server. Artifacts go to mlruns/artifacts.
@@ -99,7 +99,7 @@ def stage_run(cfg: Config, stage: str) -> Iterator[Run]:
     trained = parent is not None and _stage_child(parent, "train") is not None
     if parent is None or stage == "prepare" or (stage == "train" and trained and not cfg.train.resume):
         parent = _new_parent(cfg, exp_id)
-    reuse = stage in ("evaluate", "export") or (stage == "train" and cfg.train.resume)
+    reuse = stage in ("evaluate", "export", "explain") or (stage == "train" and cfg.train.resume)
     child = _stage_child(parent, stage) if reuse else None
     with mlflow.start_run(run_id=parent.info.run_id):
         with mlflow.start_run(
