@@ -15,6 +15,7 @@ URL ?= http://127.0.0.1:$(PORT)
 CLIENTS ?= 16
 SECONDS ?= 20
 PYTEST_ARGS ?=
+SHARED_SIB ?= ../shared/data/sib200/data/annotated
 
 export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
@@ -49,8 +50,12 @@ export: setup ## ONNX fp32 + int8 into artifacts/<run>/export, parity gate, MLfl
 explain: setup ## attention heatmaps and a t-SNE map of the trained model: reports/<run>/explain.md
 	$(BIN)/pipeline explain --config $(CONFIG) $(ARGS)
 
-compare: setup ## train every model kind on CONFIG and write reports/model-comparison.md
+compare: setup ## train every model kind on CONFIG (and SIB-200 when ../shared/data exists): reports/model-comparison*.md
 	$(BIN)/python -m pipeline.comparison --train $(CONFIG)
+	@if [ -d "$(SHARED_SIB)" ]; then \
+		$(BIN)/python -m pipeline.comparison --train configs/sib200-topic.yaml --output reports/model-comparison-sib200.md \
+			--set data.source=folder --set data.folder=$(SHARED_SIB); \
+	else echo "skipping the SIB-200 comparison: $(SHARED_SIB) not found"; fi
 
 ui: setup ## the MLflow UI on http://127.0.0.1:$(UI_PORT)
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns/mlflow.db}" \

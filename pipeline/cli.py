@@ -95,8 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pipeline").setLevel(logging.INFO)
-    # A bad top_k is a ValueError from the predictor: an input error for predict, a bug anywhere else.
-    expected = (*_expected_errors(), ValueError) if args.stage == "predict" else _expected_errors()
     try:
         if args.stage == "predict":
             _predict(args)
@@ -106,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
             print(getattr(cfg.paths, args.path))
             return 0
         result = _entry(args.stage)(cfg)
-    except expected as err:
+    except Exception as err:
+        # Imported only now: `pipeline config` should not pay for importing torch and transformers.
+        # A bad top_k is a ValueError from the predictor: an input error for predict, a bug anywhere else.
+        expected = (*_expected_errors(), ValueError) if args.stage == "predict" else _expected_errors()
+        if not isinstance(err, expected):
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.stage == "evaluate":

@@ -67,7 +67,7 @@ def int8_rate(export_dir: Path, texts: list[str], batch_size: int = 32) -> float
     return len(texts) / (time.perf_counter() - started)
 
 
-def compare(config: Path, kinds: tuple[str, ...], output: Path) -> Path:
+def compare(config: Path, kinds: tuple[str, ...], output: Path, overrides: tuple[str, ...] = ()) -> Path:
     """Train, evaluate and export every kind on one config into one MLflow experiment, then write the table."""
     from pipeline.evaluation import evaluate
     from pipeline.export import ParityError, export
@@ -76,8 +76,10 @@ def compare(config: Path, kinds: tuple[str, ...], output: Path) -> Path:
 
     runs, failures = {}, {}
     for kind in kinds:
-        cfg = load_config(config, [f"model.kind={kind}", f"run_name=compare-{kind}", "mlflow.experiment=textclf-compare",
-                                   f"export.registered_model_name=textclf-compare-{kind}"])
+        base = load_config(config, list(overrides))
+        cfg = load_config(config, [*overrides, f"model.kind={kind}", f"run_name={base.run_name}-{kind}",
+                                   f"mlflow.experiment={base.mlflow.experiment}-compare",
+                                   f"export.registered_model_name={base.run_name}-{kind}"])
         train(cfg)
         evaluate(cfg)
         try:
@@ -94,7 +96,8 @@ def compare(config: Path, kinds: tuple[str, ...], output: Path) -> Path:
     header = [
         "# Model comparison",
         "",
-        f"Produced by `make compare CONFIG={config}` on {dt.date.today().isoformat()}, on {describe()}.",
+        f"Produced by `python -m pipeline.comparison --train {config} {' '.join(f'--set {o}' for o in overrides)}`"
+        f" (`make compare`) on {dt.date.today().isoformat()}, on {describe()}.",
         f"Every kind trained on the same data ({config}), with the same seed, early stopping and epochs budget;",
         "int8 ONNX texts/s: the exported int8 model on the whole test split in batches of 32, measured one after",
         "another in one process.",
@@ -102,7 +105,7 @@ def compare(config: Path, kinds: tuple[str, ...], output: Path) -> Path:
     ]
     output.parent.mkdir(parents=True, exist_ok=True)
     notes = [f"\n{kind}: {message}" for kind, message in failures.items()]
-    output.write_text("\n".join(header) + table(loaded) + "".join(notes), encoding="utf-8")
+    output.write_text("\n".join(header) + "\n" + table(loaded) + "".join(notes), encoding="utf-8")
     return output
 
 
@@ -112,11 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     parser.add_argument("--train", type=Path, metavar="CONFIG", help="train every model kind on CONFIG first")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, repeatable")
     parser.add_argument("--output", type=Path, default=Path("reports/model-comparison.md"))
     args = parser.parse_args(argv)
     try:
         if args.train:
-            print(compare(args.train, tuple(args.kinds), args.output).read_text(), end="")
+            print(compare(args.train, tuple(args.kinds), args.output, tuple(args.set)).read_text(), end="")
             return 0
         print(table({run: load(args.reports, run) for run in args.runs}), end="")
     except FileNotFoundError as err:

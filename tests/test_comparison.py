@@ -13,3 +13,15 @@ def test_table_from_finished_runs(pipeline_run, capsys):
 def test_missing_run_is_a_clear_error(tmp_path, capsys):
     assert main(["nope", "--reports", str(tmp_path)]) == 2
     assert "run `make train evaluate" in capsys.readouterr().err
+
+
+def test_compare_trains_each_kind_into_one_report(tmp_path):
+    from conftest import ROOT, tiny_overrides
+    from pipeline.comparison import compare
+
+    overrides = tuple(o for o in tiny_overrides(tmp_path) if not o.startswith("export.registered_model_name"))
+    out = compare(ROOT / "configs/default.yaml", ("ngram_mlp", "textcnn"), tmp_path / "comparison.md", overrides)
+    text = out.read_text()
+    assert "| | ngram_mlp | textcnn |" in text
+    assert "| int8 ONNX texts/s |" in text and "parity gate failed" not in text
+    assert (tmp_path / "artifacts/default-ngram_mlp/export/manifest.json").is_file()

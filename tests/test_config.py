@@ -78,3 +78,12 @@ def test_run_name_keys_the_output_paths(tmp_path):
     assert cfg.paths.data == tmp_path / "data/processed/variant"
     assert cfg.paths.export == tmp_path / "artifacts/variant/export"
     assert cfg.paths.reports == tmp_path / "reports/variant"
+
+
+def test_cli_reports_config_errors_and_paths(capsys, tmp_path):
+    from pipeline.cli import main
+
+    assert main(["train", "--config", str(ROOT / "configs/default.yaml"), "train.epochs=-1"]) == 2
+    assert "train.epochs must be positive" in capsys.readouterr().err
+    assert main(["config", "--config", str(ROOT / "configs/default.yaml"), f"root={tmp_path}", "--path", "export"]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "artifacts/default/export")
