@@ -76,7 +76,11 @@ loadtest: setup ## drive a running service ($(URL)) with $(CLIENTS) clients for 
 	$(BIN)/python -m serving.loadtest --url $(URL) --clients $(CLIENTS) --seconds $(SECONDS) \
 		--texts "$$($(BIN)/pipeline config --config $(CONFIG) --path data)/test.jsonl"
 
-bench: bento-model ## measure and write reports/benchmarks.md (starts and stops its own server)
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,bench]"
+	touch $@
+
+bench: bento-model $(VENV)/.bench-installed ## measure and write reports/benchmarks.md (starts and stops its own server)
 	$(BIN)/python -m serving.bench --config $(CONFIG)
 
 test: setup ## the test suite (offline; slow checks excluded)

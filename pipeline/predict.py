@@ -12,7 +12,7 @@ from typing import IO
 from tqdm import tqdm
 
 from pipeline.predictor import Predictor
-from pipeline.sources import DataError, _read_table
+from pipeline.sources import DataError, read_table
 
 
 def read_texts(source: Path | None, column: str) -> list[str]:
@@ -23,7 +23,7 @@ def read_texts(source: Path | None, column: str) -> list[str]:
         if not source.is_file():
             raise DataError(f"input file not found: {source}")
         return [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
-    frame = _read_table(source)
+    frame = read_table(source)
     if column not in frame.columns:
         raise DataError(f"{source}: no column {column!r}; it has {', '.join(map(str, frame.columns))}. Use --column.")
     return frame[column].fillna("").astype(str).tolist()

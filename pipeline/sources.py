@@ -52,7 +52,7 @@ def read_eld(cfg: DataConfig) -> RawData:
     return RawData({"train": frame}, origin=f"eld: {path}", dropped={"malformed lines (no language tab)": malformed})
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
     suffix = path.suffix.lower()
@@ -95,7 +95,7 @@ def read_files(cfg: DataConfig) -> RawData:
     for split, name in (("train", cfg.train_file), ("validation", cfg.validation_file), ("test", cfg.test_file)):
         if name:
             path = Path(name)
-            frame = _select(_read_table(path), str(path), cfg.text_column, cfg.label_column, cfg.language_column)
+            frame = _select(read_table(path), str(path), cfg.text_column, cfg.label_column, cfg.language_column)
             splits[split] = _keep_languages(frame, cfg.languages, str(path))
     return RawData(splits, origin=f"files: {cfg.train_file}")
 
@@ -120,7 +120,7 @@ def read_folder(cfg: DataConfig) -> RawData:
             if split is None:
                 continue
             label = None if cfg.label_from == "language" else cfg.label_column
-            frame = _select(_read_table(path), str(path), cfg.text_column, label, None)
+            frame = _select(read_table(path), str(path), cfg.text_column, label, None)
             frame["language"] = lang
             if cfg.label_from == "language":
                 frame["label"] = lang

@@ -1,8 +1,7 @@
-"""`make bench`: the served endpoint against the in-process predictor, measured in one run on one machine.
+"""`make bench`: inference speed per runtime, and the served endpoint against the in-process predictor.
 
-Writes reports/benchmarks.md. Both sides classify the same test sentences with the same int8 model;
-the in-process side runs batches as large as the number of concurrent clients, the largest batch the
-server's adaptive batching can form from one-text requests.
+Writes reports/benchmarks.md, every table from one run on one machine. Served and in-process sides
+classify the same test sentences with the same int8 model.
 """
 
 from __future__ import annotations
@@ -15,13 +14,14 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from pipeline import langid_bench, speed
 from pipeline.config import Config, load_config
 from pipeline.machine import describe
 from pipeline.predictor import Predictor
 from pipeline.prepare import read_split
 from serving import loadtest
 from serving.model_store import import_export
-from serving.server import running_server
+from serving.server import ROOT, running_server
 
 
 def in_process_rate(predictor: Predictor, texts: list[str], batch_size: int, seconds: float) -> float:
@@ -51,7 +51,7 @@ def endpoint_vs_in_process(cfg: Config, clients: int, seconds: float, texts_per_
     return {"in_process_texts_per_second": in_process, "batch_size": clients, "served": served}
 
 
-def markdown(cfg: Config, result: dict, command: str) -> str:
+def served_markdown(result: dict) -> str:
     rows = [
         f"| endpoint, {s['texts_per_request']} text(s) per request | {s['texts_per_second']:.0f} | {s['p50_ms']:.1f} | "
         f"{s['p95_ms']:.1f} | {s['p99_ms']:.1f} | {s['errors']} | {s['mean_batch_size']:.1f} | **{s['ratio']:.2f}** |"
@@ -60,12 +60,6 @@ def markdown(cfg: Config, result: dict, command: str) -> str:
     first = result["served"][0]
     return "\n".join(
         [
-            "# Benchmarks",
-            "",
-            f"Produced by `{command}` on {dt.date.today().isoformat()}, on {describe()}.",
-            f"Model: the `{cfg.run_name}` export (int8 ONNX). All figures in one table come from one run:",
-            "compare ratios, not absolute numbers, across machines.",
-            "",
             "## Served endpoint against in-process throughput",
             "",
             f"{first['clients']} concurrent clients for {first['seconds']:.0f} s per row against `bentoml serve` on 127.0.0.1,"
@@ -92,14 +86,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--texts-per-request", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--sib", type=Path, default=ROOT.parent / "shared/data/sib200/data/annotated",
+                        help="SIB-200 annotated folder for the language-ID comparison")
     parser.add_argument("--output", type=Path, default=Path("reports/benchmarks.md"))
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
+    inference = speed.measure(cfg)
+    if args.sib.is_dir():
+        langid_section = langid_bench.markdown(langid_bench.compare_tools(cfg.paths.export, args.sib), args.sib)
+    else:
+        langid_section = (
+            "## Language identification against existing tools\n\n"
+            f"Skipped: {args.sib} not found (it comes with ../shared/data on the project's machines).\n"
+        )
     result = endpoint_vs_in_process(cfg, args.clients, args.seconds, tuple(args.texts_per_request))
-    command = f"make bench CONFIG={args.config}"
+    header = [
+        "# Benchmarks",
+        "",
+        f"Produced by `make bench CONFIG={args.config}` on {dt.date.today().isoformat()}, on {describe()}.",
+        f"Model: the `{cfg.run_name}` run. Every table comes from this one run: compare ratios, not absolute",
+        "numbers, across machines.",
+        "",
+    ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(markdown(cfg, result, command), encoding="utf-8")
-    (args.output.with_suffix(".json")).write_text(json.dumps(result, indent=2))
+    body = "\n".join(header) + speed.markdown(inference) + "\n" + langid_section + "\n" + served_markdown(result)
+    args.output.write_text(body, encoding="utf-8")
+    inference["peak"] = asdict(inference["peak"])
+    (args.output.with_suffix(".json")).write_text(json.dumps({"inference": inference, "served": result}, indent=2))
     print(args.output.read_text())
     return 0
 

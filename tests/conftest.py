@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -14,6 +16,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 # A private BentoML model store, set before bentoml is first imported (it reads BENTOML_HOME once).
 os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="textclf-bentoml-")
+atexit.register(shutil.rmtree, os.environ["BENTOML_HOME"], ignore_errors=True)
 
 from pathlib import Path  # noqa: E402
 
