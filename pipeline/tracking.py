@@ -32,14 +32,19 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 
-def tracking_uri(cfg: Config) -> str:
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    if cfg.mlflow.tracking_uri:
-        return cfg.mlflow.tracking_uri
+# mlflow.set_tracking_uri() also writes MLFLOW_TRACKING_URI into os.environ (for subprocesses), so the
+# user's own setting is read once, at import, before the pipeline has set anything.
+_USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
+
+
+def _default_uri(cfg: Config) -> str:
     store = Path(cfg.root).resolve() / "mlruns"
     store.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{store / 'mlflow.db'}"
+
+
+def tracking_uri(cfg: Config) -> str:
+    return _USER_TRACKING_URI or cfg.mlflow.tracking_uri or _default_uri(cfg)
 
 
 def experiment_id(cfg: Config) -> str:
@@ -49,9 +54,8 @@ def experiment_id(cfg: Config) -> str:
     experiment = client.get_experiment_by_name(cfg.mlflow.experiment)
     if experiment is not None:
         return experiment.experiment_id
-    location = None
-    if uri.startswith("sqlite:///") and not cfg.mlflow.tracking_uri and not os.environ.get("MLFLOW_TRACKING_URI"):
-        location = (Path(cfg.root).resolve() / "mlruns" / "artifacts").as_uri()
+    # In the project's own store, artifacts live beside the database, not in the current directory.
+    location = (Path(cfg.root).resolve() / "mlruns" / "artifacts").as_uri() if uri == _default_uri(cfg) else None
     return client.create_experiment(cfg.mlflow.experiment, artifact_location=location)
 
 

@@ -118,6 +118,9 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
     assert state["epoch"] == 2.0
     assert resumed.best_metrics["epoch"] == 2.0
     assert tracking.current_parent(cfg).info.run_id == first.info.run_id  # resumed in the same execution
+    # This run's store is its own, even though other roots were tracked earlier in this process.
+    assert tracking.tracking_uri(cfg) == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    assert first.info.artifact_uri.startswith((tmp_path / "mlruns" / "artifacts").as_uri())
     retrained = tiny_config(tmp_path, **{"train.epochs": "1"})
     train(retrained)
     assert tracking.current_parent(cfg).info.run_id != first.info.run_id  # a fresh training is a new execution
