@@ -20,6 +20,7 @@ import numpy as np
 from pipeline import plots, tracking
 from pipeline.config import Config
 from pipeline.inference import torch_logits
+from pipeline.machine import describe
 from pipeline.metrics import classification_scores
 from pipeline.modeling import load_trained, model_name
 from pipeline.prepare import read_labels, read_split
@@ -40,7 +41,7 @@ def _markdown(cfg: Config, metrics: dict, confusions: list[tuple[str, str, int]]
         f"# Evaluation: {cfg.run_name}",
         "",
         f"Model: `{model_name(cfg.model)}` (kind `{cfg.model.kind}`), max_length {cfg.model.max_length}. Test rows: {metrics['test_rows']}. "
-        "Written by `pipeline evaluate` (`make evaluate`).",
+        f"Written by `pipeline evaluate` (`make evaluate`) on {describe()}.",
         "",
         f"**Accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}.**",
     ]
