@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    body = "\n".join(header) + speed.markdown(inference) + "\n" + langid_section + "\n" + served_markdown(result)
+    body = "\n".join(header) + "\n" + speed.markdown(inference) + "\n" + langid_section + "\n" + served_markdown(result)
     args.output.write_text(body, encoding="utf-8")
     inference["peak"] = asdict(inference["peak"])
     (args.output.with_suffix(".json")).write_text(json.dumps({"inference": inference, "served": result}, indent=2))
