@@ -7,7 +7,7 @@ so nothing downstream can drift from what the coverage report measured.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pandas as pd
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -127,6 +127,3 @@ def coverage(tokenizer: PreTrainedTokenizerBase, frame: pd.DataFrame) -> list[Co
         rows.append(Coverage(str(name), len(texts), unk_rate, tokens / max(chars, 1), unk_rate > UNK_WARNING_RATE))
     return sorted(rows, key=lambda c: (-c.unk_rate, c.group))
 
-
-def coverage_table(rows: list[Coverage]) -> list[dict]:
-    return [asdict(r) for r in rows]
