@@ -16,13 +16,14 @@ CLIENTS ?= 16
 SECONDS ?= 20
 PYTEST_ARGS ?=
 SHARED_SIB ?= ../shared/data/sib200/data/annotated
+SHOT_EXPERIMENT ?= textclf-compare
 
 export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup prepare train evaluate export explain compare ui serve bento-model bento loadtest bench test test-slow clean lock
+.PHONY: help setup prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench test test-slow clean lock
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -60,6 +61,9 @@ compare: setup ## train every model kind on CONFIG (and SIB-200 when ../shared/d
 ui: setup ## the MLflow UI on http://127.0.0.1:$(UI_PORT)
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns/mlflow.db}" \
 		--host 127.0.0.1 --port $(UI_PORT)
+
+screenshots: setup ## MLflow UI screenshots of SHOT_EXPERIMENT (textclf-compare) in headless chromium: reports/mlflow-ui-*.png
+	$(BIN)/python -m pipeline.ui_screenshot --config $(CONFIG) --experiment $(SHOT_EXPERIMENT)
 
 bento-model: setup ## import the export folder into the BentoML model store (once per export)
 	$(BIN)/python -m serving.model_store "$$($(BIN)/pipeline config --config $(CONFIG) --path export)"

@@ -139,6 +139,8 @@ def markdown(results: list[ToolResult], folder: Path) -> str:
         "| languages supported | " + " | ".join(str(len(r.supported)) for r in results) + " |",
         "| sentences/s | " + " | ".join(f"{r.sentences_per_second:.0f}" for r in results) + " |",
         "",
+        *where_we_lose(results, common),
+        "",
         "| language | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
     ]
@@ -147,3 +149,40 @@ def markdown(results: list[ToolResult], folder: Path) -> str:
         cells = [f"{r.accuracy[lang]:.3f}" if lang in r.accuracy else "-" for r in results]
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def where_we_lose(results: list[ToolResult], common: list[str], margin: float = 0.02) -> list[str]:
+    """Plain sentences, computed from the figures, so the verdict can never disagree with the table.
+
+    The first result is ours. A tool beats us on accuracy when its average over the shared languages is
+    higher; a language is a loss when the best tool there is `margin` or more ahead of us.
+    """
+    ours, others = results[0], results[1:]
+    short = {r.name: r.name.split(" (")[0] for r in results}  # "lingua (high accuracy)" -> "lingua"
+    average = {r.name: sum(r.accuracy[l] for l in common) / len(common) for r in results}
+    ahead = [r for r in others if average[r.name] > average[ours.name]]
+    behind = [r for r in others if average[r.name] <= average[ours.name]]
+    out = []
+    if ahead:
+        out.append(
+            "**Where we lose.** On accuracy, "
+            + ", ".join(f"{short[r.name]} ({average[r.name]:.4f})" for r in ahead)
+            + f" beat ours ({average[ours.name]:.4f}) over the {len(common)} shared languages."
+        )
+    faster = [r for r in others if r.sentences_per_second > ours.sentences_per_second]
+    if faster:
+        out.append(
+            "On speed, "
+            + ", ".join(f"{short[r.name]} ({r.sentences_per_second / ours.sentences_per_second:.1f}x ours)" for r in faster)
+            + " classify more sentences per second."
+        )
+    losses = []
+    for lang in sorted(ours.accuracy, key=ours.accuracy.get):
+        best = max((r for r in others if lang in r.accuracy), key=lambda r: r.accuracy[lang], default=None)
+        if best is not None and best.accuracy[lang] - ours.accuracy[lang] >= margin:
+            losses.append(f"{lang} {ours.accuracy[lang]:.3f} against {best.accuracy[lang]:.3f} ({short[best.name]})")
+    if losses:
+        out.append(f"Languages where the best tool is {margin:.0%} or more ahead of us: " + "; ".join(losses) + ".")
+    if behind:
+        out.append("We are more accurate than " + ", ".join(f"{short[r.name]} ({average[r.name]:.4f})" for r in behind) + ".")
+    return out

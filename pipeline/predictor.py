@@ -76,7 +76,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class Predictor:
-    def __init__(self, export_dir: str | Path, quantized: bool = True, verify: bool = True, threads: int = 0) -> None:
+    def __init__(
+        self, export_dir: str | Path, quantized: bool = True, verify: bool = True, threads: int = 0, busy_wait: bool = True
+    ) -> None:
+        """`busy_wait=False` stops onnxruntime's threads spinning between calls: right for a server, whose HTTP
+        and tokenization work needs the same cores (on 2 cores the service spent 1.7 ms of CPU per text with spinning
+        and 1.1 ms without), and wrong for a tight batch loop, where spinning saves each call a wake-up."""
         self.export_dir = Path(export_dir)
         self.manifest = read_manifest(self.export_dir, verify=verify)
         variant = "int8" if quantized else "fp32"
@@ -92,6 +97,8 @@ class Predictor:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        if not busy_wait:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         model_file = self.export_dir / self.manifest["models"][variant]
         try:
             self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])

@@ -70,7 +70,8 @@ def bert_flops_per_text(config, tokens: float) -> tuple[float, str]:  # noqa: AN
     return total, text
 
 
-def _rate(run, texts: list[str], batch: int, seconds: float = 8.0) -> float:  # noqa: ANN001 - callable(texts, batch)
+def rate(run, texts: list[str], batch: int, seconds: float = 8.0) -> float:  # noqa: ANN001 - callable(texts, batch)
+    """Texts/s of `run(texts, batch)` over `seconds`, each call on a batch taken from a different place in the texts."""
     run(texts[:batch], batch)  # warm-up
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
@@ -90,7 +91,7 @@ def measure(cfg: Config, sample: int = 512, seconds: float = 8.0) -> dict:
         "ONNX fp32": lambda t, b: fp32.logits(t, b),
         "ONNX int8": lambda t, b: int8.logits(t, b),
     }
-    rates = {name: {batch: _rate(run, texts, batch, seconds) for batch in BATCHES} for name, run in variants.items()}
+    rates = {name: {batch: rate(run, texts, batch, seconds) for batch in BATCHES} for name, run in variants.items()}
     tokens = float(np.mean([min(len(ids), cfg.model.max_length) for ids in tokenizer(texts)["input_ids"]]))
     result = {"rates": rates, "tokens_per_text": tokens, "peak": machine_peak()}
     if model.config.model_type == "bert":

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import statistics
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,57 +24,84 @@ from serving.model_store import import_export
 from serving.server import ROOT, running_server
 
 
-def in_process_rate(predictor: Predictor, texts: list[str], batch_size: int, seconds: float) -> float:
-    predictor.predict(texts[:batch_size], batch_size=batch_size)  # warm-up
-    done, started = 0, time.perf_counter()
-    i = 0
-    while time.perf_counter() - started < seconds:
-        chunk = [texts[(i + k) % len(texts)] for k in range(batch_size)]
-        predictor.predict(chunk, batch_size=batch_size)
-        done += batch_size
-        i += batch_size
-    return done / (time.perf_counter() - started)
+def endpoint_vs_in_process(
+    cfg: Config, clients: int, seconds: float, texts_per_request: tuple[int, ...], rounds: int
+) -> dict:
+    """Interleave in-process and endpoint windows and keep each round's ratio.
 
-
-def endpoint_vs_in_process(cfg: Config, clients: int, seconds: float, texts_per_request: tuple[int, ...]) -> dict:
+    This machine's speed drifts by a quarter within minutes (other tenants), so an in-process figure taken
+    once before all endpoint runs can be measured in a faster or slower minute than they are. Each round
+    measures the in-process predictor and then the endpoint back to back; the median of the per-round
+    ratios is the figure reported, with the lowest and highest beside it.
+    """
     export = cfg.paths.export
     tag = import_export(export).tag
     texts = read_split(cfg.paths.data, "test")["text"].tolist()
-    in_process = in_process_rate(Predictor(export), texts, clients, seconds)
+    predictor = Predictor(export)
+    in_process = lambda chunk, batch: predictor.predict(chunk, batch_size=batch)  # noqa: E731
     log = cfg.paths.artifacts / "bench-server.log"
     served = []
     with running_server(env={"TEXTCLF_MODEL": str(tag)}, log=log) as url:
         loadtest.run(url, texts, clients, 3)  # warm-up, not reported
         for per_request in texts_per_request:
-            result = loadtest.run(url, texts, clients, seconds, per_request)
-            served.append(asdict(result) | {"ratio": result.texts_per_second / in_process})
-    return {"in_process_texts_per_second": in_process, "batch_size": clients, "served": served}
+            runs = []
+            for _ in range(rounds):
+                baseline = speed.rate(in_process, texts, clients, seconds)
+                result = loadtest.run(url, texts, clients, seconds, per_request)
+                runs.append(asdict(result) | {"in_process": baseline, "ratio": result.texts_per_second / baseline})
+            served.append({"texts_per_request": per_request, "rounds": runs})
+    return {"batch_size": clients, "clients": clients, "seconds": seconds, "served": served}
+
+
+def _met(row: dict, target: float = 0.80) -> bool:
+    return statistics.median(r["ratio"] for r in row["rounds"]) >= target and not any(r["errors"] for r in row["rounds"])
+
+
+def _median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
 
 
 def served_markdown(result: dict) -> str:
-    rows = [
-        f"| endpoint, {s['texts_per_request']} text(s) per request | {s['texts_per_second']:.0f} | {s['p50_ms']:.1f} | "
-        f"{s['p95_ms']:.1f} | {s['p99_ms']:.1f} | {s['errors']} | {s['mean_batch_size']:.1f} | **{s['ratio']:.2f}** |"
-        for s in result["served"]
-    ]
-    first = result["served"][0]
+    rows = []
+    for s in result["served"]:
+        runs = s["rounds"]
+        ratios = [r["ratio"] for r in runs]
+        rows.append(
+            f"| {s['texts_per_request']} | {_median(runs, 'texts_per_second'):.0f} | {_median(runs, 'in_process'):.0f} | "
+            f"**{statistics.median(ratios):.2f}** ({min(ratios):.2f}-{max(ratios):.2f}) | {_median(runs, 'p50_ms'):.1f} | "
+            f"{_median(runs, 'p95_ms'):.1f} | {_median(runs, 'p99_ms'):.1f} | {sum(r['errors'] for r in runs)} | "
+            f"{_median(runs, 'mean_batch_size'):.1f} |"
+        )
+    rounds = len(result["served"][0]["rounds"])
     return "\n".join(
         [
             "## Served endpoint against in-process throughput",
             "",
-            f"{first['clients']} concurrent clients for {first['seconds']:.0f} s per row against `bentoml serve` on 127.0.0.1,"
-            " with the load generator on the same 2 cores; the in-process predictor classifies the same test sentences"
-            f" in batches of {result['batch_size']} in one thread. The ratio is endpoint texts/s over in-process texts/s.",
+            f"{result['clients']} concurrent clients (threads with keep-alive connections, `serving/loadtest.py`) against"
+            " `bentoml serve` on 127.0.0.1, with the load generator on the same 2 cores as the server. The in-process"
+            f" predictor classifies the same test sentences with the same int8 model in batches of {result['batch_size']}"
+            f" in one thread. {rounds} rounds per row; each round measures the in-process predictor for"
+            f" {result['seconds']:.0f} s, then the endpoint for {result['seconds']:.0f} s, and divides. Figures are the"
+            " medians over the rounds; the ratio's lowest and highest round are in brackets, and errors are summed.",
             "",
-            "| | texts/s | p50 ms | p95 ms | p99 ms | errors | mean texts per server batch | endpoint / in-process |",
-            "|---|---|---|---|---|---|---|---|",
+            "| texts per request | endpoint texts/s | in-process texts/s | endpoint / in-process | p50 ms | p95 ms | p99 ms"
+            " | errors | mean texts per server batch |",
+            "|---|---|---|---|---|---|---|---|---|",
             *rows,
-            f"| in-process predictor, batch {result['batch_size']} | {result['in_process_texts_per_second']:.0f} | | | | | "
-            f"{result['batch_size']} | 1.00 |",
             "",
-            "Target: 0.80 of in-process throughput with 0 errors. With one text per request, the per-request HTTP and"
-            " JSON work of the server and of the 16 client threads, all on the same 2 cores, costs more than the"
-            " model itself; sending texts in batches amortises it.",
+            "Target: 0.80 of in-process throughput with 0 errors. "
+            + " ".join(
+                f"{s['texts_per_request']} text(s) per request: {statistics.median(r['ratio'] for r in s['rounds']):.2f},"
+                f" target {'met' if _met(s) else 'missed'}."
+                for s in result["served"]
+            ),
+            "",
+            "The endpoint can beat the in-process predictor: the server merges the texts of concurrent requests"
+            " into batches of up to TEXTCLF_MAX_BATCH_SIZE (64), sorted by length so they carry less padding, and"
+            " runs two such batches at once, while the in-process loop gets 16 texts per call. With one text per"
+            " request, the per-request HTTP and JSON work of the server and of the 16 client threads, all on the"
+            " same 2 cores, costs more than this small model itself, even though adaptive batching merges the"
+            " requests into server batches (last column).",
             "",
         ]
     )
@@ -84,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-c", "--config", default="configs/default.yaml")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=8, help="length of each measuring window")
+    parser.add_argument("--rounds", type=int, default=5, help="in-process/endpoint rounds per row")
     parser.add_argument("--texts-per-request", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--sib", type=Path, default=ROOT.parent / "shared/data/sib200/data/annotated",
                         help="SIB-200 annotated folder for the language-ID comparison")
@@ -92,14 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
     inference = speed.measure(cfg)
-    if args.sib.is_dir():
-        langid_section = langid_bench.markdown(langid_bench.compare_tools(cfg.paths.export, args.sib), args.sib)
+    langid_results = langid_bench.compare_tools(cfg.paths.export, args.sib) if args.sib.is_dir() else []
+    if langid_results:
+        langid_section = langid_bench.markdown(langid_results, args.sib)
     else:
         langid_section = (
             "## Language identification against existing tools\n\n"
             f"Skipped: {args.sib} not found (it comes with ../shared/data on the project's machines).\n"
         )
-    result = endpoint_vs_in_process(cfg, args.clients, args.seconds, tuple(args.texts_per_request))
+    result = endpoint_vs_in_process(cfg, args.clients, args.seconds, tuple(args.texts_per_request), args.rounds)
     header = [
         "# Benchmarks",
         "",
@@ -112,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join(header) + "\n" + speed.markdown(inference) + "\n" + langid_section + "\n" + served_markdown(result)
     args.output.write_text(body, encoding="utf-8")
     inference["peak"] = asdict(inference["peak"])
-    (args.output.with_suffix(".json")).write_text(json.dumps({"inference": inference, "served": result}, indent=2))
+    (args.output.with_suffix(".json")).write_text(json.dumps(
+        {"inference": inference, "language_id": [asdict(r) for r in langid_results], "served": result}, indent=2
+    ))
     print(args.output.read_text())
     return 0
 

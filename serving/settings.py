@@ -32,6 +32,7 @@ class ServeSettings:
     max_batch_size: int
     max_latency_ms: int
     inference_batch_size: int
+    concurrent_batches: int
 
     @classmethod
     def from_env(cls) -> ServeSettings:
@@ -45,6 +46,7 @@ class ServeSettings:
             # A merged batch is length-sorted and cut into onnxruntime calls of this size, so short texts
             # are not padded to the longest of 64.
             inference_batch_size=_int("TEXTCLF_INFERENCE_BATCH_SIZE", 16),
+            concurrent_batches=_int("TEXTCLF_CONCURRENT_BATCHES", 2),
         )
 
 

@@ -21,3 +21,15 @@ def test_table_averages_over_languages_every_tool_supports(tmp_path):
     assert "| average accuracy | 0.7500 | 0.5000 |" in text
     assert "| yo | 0.000 | - |" in text
     assert "| sentences/s | 1000 | 10 |" in text
+
+
+def test_verdict_names_the_tools_and_languages_that_beat_us(tmp_path):
+    ours = ToolResult("ours", ["da", "de"], {"da": 0.80, "de": 1.0}, 1000)
+    better = ToolResult("lingua", ["da", "de"], {"da": 0.99, "de": 1.0}, 100)
+    faster = ToolResult("fastText", ["da", "de"], {"da": 0.70, "de": 0.99}, 9000)
+    text = markdown([ours, better, faster], tmp_path)
+    assert "lingua (0.9950) beat ours (0.9000)" in text
+    assert "fastText (9.0x ours)" in text
+    assert "da 0.800 against 0.990 (lingua)" in text and "de 1.000 against" not in text
+    assert "more accurate than fastText (0.8450)" in text
+    assert text.index("Where we lose") < text.index("| language |")

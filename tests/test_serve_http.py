@@ -1,6 +1,7 @@
 """`bentoml serve` in a subprocess on a free 127.0.0.1 port: real HTTP, real batching, always stopped."""
 
 import json
+import re
 import os
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -9,6 +10,7 @@ import pytest
 
 from pipeline.predictor import Predictor
 from pipeline.prepare import read_split
+from serving import bench, loadtest
 from serving.server import running_server
 
 
@@ -58,3 +60,26 @@ def test_health_and_bad_input_over_http(server):
         urllib.request.urlopen(request, timeout=30)
     assert err.value.code == 400
     assert post(f"{server}/classify", {"texts": ["still up"]})[0]["label"]
+
+
+def test_loadtest_is_bounded_and_counts_what_the_server_batched(server, pipeline_run):
+    texts = read_split(pipeline_run["cfg"].paths.data, "test")["text"].tolist()
+    result = loadtest.run(server, texts, clients=4, seconds=1.0, texts_per_request=3)
+    assert result.errors == 0 and result.requests > 0
+    assert result.texts == 3 * result.requests
+    assert result.seconds < 30, "clients must stop at the deadline"
+    assert result.p50_ms <= result.p95_ms <= result.p99_ms
+    assert result.mean_batch_size >= 3
+
+
+def test_bench_interleaves_rounds_and_reports_each_ratio(pipeline_run):
+    result = bench.endpoint_vs_in_process(pipeline_run["cfg"], clients=4, seconds=0.5, texts_per_request=(1, 4), rounds=2)
+    assert [s["texts_per_request"] for s in result["served"]] == [1, 4]
+    for row in result["served"]:
+        assert len(row["rounds"]) == 2
+        for r in row["rounds"]:
+            assert r["errors"] == 0 and r["in_process"] > 0
+            assert r["ratio"] == pytest.approx(r["texts_per_second"] / r["in_process"])
+    table = bench.served_markdown(result)
+    assert table.count("\n| 1 |") == 1 and table.count("\n| 4 |") == 1
+    assert len(re.findall(r"text\(s\) per request: [\d.]+, target (met|missed)", table)) == 2
