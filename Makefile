@@ -14,6 +14,7 @@ PORT ?= 3000
 URL ?= http://127.0.0.1:$(PORT)
 CLIENTS ?= 16
 SECONDS ?= 20
+PER_REQUEST ?= 16
 PYTEST_ARGS ?=
 SHARED_SIB ?= ../shared/data/sib200/data/annotated
 SHOT_EXPERIMENT ?= textclf-compare
@@ -76,8 +77,8 @@ bento: bento-model ## build a Bento (model included); serve it with `bentoml ser
 	TEXTCLF_MODEL="$$($(BIN)/python -m serving.model_store "$$($(BIN)/pipeline config --config $(CONFIG) --path export)")" \
 		$(BIN)/bentoml build --output tag
 
-loadtest: setup ## drive a running service ($(URL)) with $(CLIENTS) clients for $(SECONDS)s
-	$(BIN)/python -m serving.loadtest --url $(URL) --clients $(CLIENTS) --seconds $(SECONDS) \
+loadtest: setup ## drive a running service ($(URL)) with CLIENTS clients sending PER_REQUEST texts each for SECONDS s
+	$(BIN)/python -m serving.loadtest --url $(URL) --clients $(CLIENTS) --seconds $(SECONDS) --texts-per-request $(PER_REQUEST) \
 		--texts "$$($(BIN)/pipeline config --config $(CONFIG) --path data)/test.jsonl"
 
 $(VENV)/.bench-installed: $(STAMP)
