@@ -1,5 +1,6 @@
 # `make train evaluate export` runs the whole pipeline; `make test` runs the test suite.
 # CONFIG picks a config, ARGS passes dotted overrides:  make train CONFIG=configs/x.yaml ARGS="train.epochs=1"
+# PIP_ARGS adds pip options to the first install, e.g. PyTorch's CPU index (see the README).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -16,6 +17,7 @@ CLIENTS ?= 16
 SECONDS ?= 20
 PER_REQUEST ?= 16
 PYTEST_ARGS ?=
+PIP_ARGS ?=
 SHARED_SIB ?= ../shared/data/sib200/data/annotated
 SHOT_EXPERIMENT ?= textclf-compare
 
@@ -32,7 +34,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c requirements.lock -e ".[dev]"
 	touch $@
 
 setup: $(STAMP) ## create .venv and install the project (cheap when nothing changed)
@@ -82,7 +84,7 @@ loadtest: setup ## drive a running service ($(URL)) with CLIENTS clients sending
 		--texts "$$($(BIN)/pipeline config --config $(CONFIG) --path data)/test.jsonl"
 
 $(VENV)/.bench-installed: $(STAMP)
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c requirements.lock -e ".[dev,bench]"
 	touch $@
 
 bench: bento-model $(VENV)/.bench-installed ## measure and write reports/benchmarks.md (starts and stops its own server)

@@ -77,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     s.add_argument("--top-k", type=int, default=1)
     s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--fp32", action="store_true", help="use the fp32 model instead of int8")
+    s.add_argument("--fp32", action="store_true", help="use the fp32 model (default: int8 when the export has one)")
     return p
 
 
@@ -86,7 +86,7 @@ def _predict(args: argparse.Namespace) -> None:
 
     export_dir = args.export or load_config(args.config).paths.export
     count = predict_file(
-        export_dir, args.input, args.output, args.column, args.format, args.top_k, args.batch_size, not args.fp32
+        export_dir, args.input, args.output, args.column, args.format, args.top_k, args.batch_size, False if args.fp32 else None
     )
     print(f"classified {count} texts", file=sys.stderr)
 

@@ -60,7 +60,7 @@ def write(rows: Iterator[dict], out: IO[str], fmt: str) -> int:
 
 def predict_file(
     export_dir: Path, source: Path | None, output: Path | None, column: str = "text", fmt: str = "jsonl",
-    top_k: int = 1, batch_size: int = 32, quantized: bool = True,
+    top_k: int = 1, batch_size: int = 32, quantized: bool | None = None,
 ) -> int:
     predictor = Predictor(export_dir, quantized=quantized)
     predictor.check_top_k(top_k)

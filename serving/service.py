@@ -46,7 +46,7 @@ def _overloaded() -> None:
 
 
 @bentoml.asgi_app(info_app, path="/v1")
-@bentoml.service(traffic={"timeout": 60}, workers=1)
+@bentoml.service(traffic={"timeout": 60}, workers=SETTINGS.workers)
 class TextClassifier:
     bento_model = bentoml.models.BentoModel(SETTINGS.model_tag)
 

@@ -23,22 +23,34 @@ def _int(name: str, default: int) -> int:
     return value
 
 
+def _flag(name: str) -> bool | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip().lower() in ("", "auto"):
+        return None
+    if raw.strip().lower() in ("1", "true", "yes"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(f"environment variable {name} must be true, false or auto, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     model_tag: str
-    quantized: bool
+    quantized: bool | None  # None: int8 when the export has it, else fp32
     max_items: int
     max_chars: int
     max_batch_size: int
     max_latency_ms: int
     inference_batch_size: int
     concurrent_batches: int
+    workers: int
 
     @classmethod
     def from_env(cls) -> ServeSettings:
         return cls(
             model_tag=os.environ.get("TEXTCLF_MODEL", "textclf:latest"),
-            quantized=os.environ.get("TEXTCLF_QUANTIZED", "true").lower() not in ("0", "false", "no"),
+            quantized=_flag("TEXTCLF_QUANTIZED"),
             max_items=_int("TEXTCLF_MAX_ITEMS", 64),
             max_chars=_int("TEXTCLF_MAX_CHARS", 20_000),
             max_batch_size=_int("TEXTCLF_MAX_BATCH_SIZE", 64),
@@ -47,6 +59,8 @@ class ServeSettings:
             # are not padded to the longest of 64.
             inference_batch_size=_int("TEXTCLF_INFERENCE_BATCH_SIZE", 16),
             concurrent_batches=_int("TEXTCLF_CONCURRENT_BATCHES", 2),
+            # Worker processes, each with its own model copy and its own batching queue.
+            workers=_int("TEXTCLF_WORKERS", 1),
         )
 
 

@@ -70,6 +70,21 @@ def broken_copy(pipeline_run, tmp_path):
     return target
 
 
+def test_fp32_only_export_is_served_as_fp32_unless_int8_is_demanded(broken_copy):
+    manifest = json.loads((broken_copy / "manifest.json").read_text())
+    del manifest["models"]["int8"], manifest["files"]["model_quantized.onnx"]
+    (broken_copy / "manifest.json").write_text(json.dumps(manifest))
+    (broken_copy / "model_quantized.onnx").unlink()
+    assert Predictor(broken_copy).variant == "fp32"
+    assert Predictor(broken_copy, quantized=False).variant == "fp32"
+    with pytest.raises(ArtifactError, match="has no int8 model; it has \\['fp32'\\]"):
+        Predictor(broken_copy, quantized=True)
+
+
+def test_int8_is_the_default_when_the_export_has_it(pipeline_run):
+    assert Predictor(pipeline_run["cfg"].paths.export).variant == "int8"
+
+
 def test_missing_folder_and_manifest(tmp_path, broken_copy):
     with pytest.raises(ArtifactError, match="export folder not found"):
         Predictor(tmp_path / "nowhere")

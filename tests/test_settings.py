@@ -7,15 +7,22 @@ def test_defaults_when_nothing_is_set(monkeypatch):
     for name in ("TEXTCLF_MODEL", "TEXTCLF_QUANTIZED", "TEXTCLF_MAX_ITEMS", "TEXTCLF_CONCURRENT_BATCHES"):
         monkeypatch.delenv(name, raising=False)
     settings = ServeSettings.from_env()
-    assert settings.model_tag == "textclf:latest" and settings.quantized
+    assert settings.model_tag == "textclf:latest" and settings.quantized is None  # int8 when the export has it
     assert settings.max_items == 64 and settings.concurrent_batches == 2
 
 
 def test_environment_overrides(monkeypatch):
     monkeypatch.setenv("TEXTCLF_QUANTIZED", "false")
     monkeypatch.setenv("TEXTCLF_CONCURRENT_BATCHES", "1")
+    monkeypatch.setenv("TEXTCLF_WORKERS", "3")
     settings = ServeSettings.from_env()
-    assert not settings.quantized and settings.concurrent_batches == 1
+    assert settings.quantized is False and settings.concurrent_batches == 1 and settings.workers == 3
+
+
+def test_quantized_flag_rejects_what_it_cannot_read(monkeypatch):
+    monkeypatch.setenv("TEXTCLF_QUANTIZED", "maybe")
+    with pytest.raises(ValueError, match="TEXTCLF_QUANTIZED must be true, false or auto, got 'maybe'"):
+        ServeSettings.from_env()
 
 
 @pytest.mark.parametrize("raw, message", [("two", "must be an integer"), ("0", "must be at least 1")])
