@@ -48,6 +48,9 @@ def tiny_overrides(root: Path, **extra: str) -> list[str]:
         "train.logging_steps": "5",
         "mlflow.experiment": "tiny",
         "export.registered_model_name": "textclf-tiny",
+        # 20 test sentences per language: one flipped sentence is 5 points; allow one, so the gate
+        # tests parity, not the noise of a 20-sentence sample (test_predictor checks a failing gate).
+        "export.max_language_accuracy_drop": "0.06",
     } | extra
     return [f"{k}={v}" for k, v in values.items()]
 
