@@ -161,14 +161,15 @@ def where_we_lose(results: list[ToolResult], common: list[str], margin: float = 
     short = {r.name: r.name.split(" (")[0] for r in results}  # "lingua (high accuracy)" -> "lingua"
     average = {r.name: sum(r.accuracy[l] for l in common) / len(common) for r in results}
     ahead = [r for r in others if average[r.name] > average[ours.name]]
-    behind = [r for r in others if average[r.name] <= average[ours.name]]
-    out = []
+    behind = [r for r in others if average[r.name] < average[ours.name]]
     if ahead:
-        out.append(
-            "**Where we lose.** On accuracy, "
-            + ", ".join(f"{short[r.name]} ({average[r.name]:.4f})" for r in ahead)
+        accuracy = (
+            "On accuracy, " + ", ".join(f"{short[r.name]} ({average[r.name]:.4f})" for r in ahead)
             + f" beat ours ({average[ours.name]:.4f}) over the {len(common)} shared languages."
         )
+    else:
+        accuracy = f"On accuracy, no tool beats ours ({average[ours.name]:.4f}) over the {len(common)} shared languages."
+    out = [f"**Where we lose.** {accuracy}"]
     faster = [r for r in others if r.sentences_per_second > ours.sentences_per_second]
     if faster:
         out.append(

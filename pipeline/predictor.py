@@ -115,6 +115,10 @@ class Predictor:
         except Exception as err:  # noqa: BLE001 - onnxruntime raises its own untyped errors
             raise ArtifactError(f"{model_file} cannot be loaded by onnxruntime: {err}") from err
         self.input_names = [i.name for i in self.session.get_inputs()]
+        # The first call with truncation switches the Rust tokenizer's settings in place; two batches tokenizing
+        # at once in the service could collide there ("Already borrowed"). Later calls with the same settings
+        # change nothing, so one call now makes the tokenizer safe to share between threads.
+        self._encode(["warm-up"])
         classes = self.session.get_outputs()[0].shape[-1]
         if isinstance(classes, int) and classes != len(self.labels):
             raise ArtifactError(f"{model_file} outputs {classes} classes but the manifest lists {len(self.labels)} labels")

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import base64
-import fcntl
 import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,8 +41,13 @@ class ScreenshotError(RuntimeError):
 
 
 def find_browser() -> str:
-    for name in (os.environ.get("CHROMIUM"), *BROWSERS):
-        if name and shutil.which(name):
+    chosen = os.environ.get("CHROMIUM")
+    if chosen:
+        if not shutil.which(chosen):
+            raise ScreenshotError(f"CHROMIUM={chosen!r} is not an executable browser")
+        return shutil.which(chosen)
+    for name in BROWSERS:
+        if shutil.which(name):
             return shutil.which(name)
     raise ScreenshotError(
         "no headless browser found: install Debian's chromium (sudo apt-get install chromium) "
@@ -82,42 +87,47 @@ class Chromium:
     """Headless Chromium spoken to over the DevTools protocol: JSON messages ending in NUL on fds 3 and 4."""
 
     def __init__(self, browser: str, size: tuple[int, int], timeout: float = 60) -> None:
-        self.size, self.timeout, self._next_id, self._buffer = size, timeout, 0, b""
+        self.timeout, self._next_id, self._buffer = timeout, 0, b""
         self._profile = tempfile.mkdtemp(prefix="textclf-chromium-")
         commands_read, self._commands = os.pipe()
         self._replies, replies_write = os.pipe()
-
-        def onto_fds_3_and_4() -> None:  # in the child: the protocol pipe must sit exactly on fds 3 and 4
-            high_read = fcntl.fcntl(commands_read, fcntl.F_DUPFD, 10)
-            high_write = fcntl.fcntl(replies_write, fcntl.F_DUPFD, 10)
-            os.dup2(high_read, 3)
-            os.dup2(high_write, 4)
-
-        self.process = subprocess.Popen(
-            [
-                browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-                "--no-first-run", "--disable-background-networking", "--disable-extensions", "--disable-sync",
-                "--remote-debugging-pipe", f"--user-data-dir={self._profile}", f"--window-size={size[0]},{size[1]}",
-                "about:blank",
-            ],
-            preexec_fn=onto_fds_3_and_4,  # noqa: PLW1509 - runs before exec, no threads involved
-            pass_fds=(3, 4),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(commands_read)
-        os.close(replies_write)
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False}, self.session)
+        self.process: subprocess.Popen | None = None
+        try:
+            try:
+                # The protocol pipe must sit exactly on fds 3 and 4. bash's redirections put it there without
+                # running Python between fork and exec (dash's take one-digit fds only).
+                self.process = subprocess.Popen(
+                    [
+                        "bash", "-c", f'exec "$0" "$@" 3<&{commands_read} 4>&{replies_write}', browser,
+                        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+                        "--no-first-run", "--disable-background-networking", "--disable-extensions", "--disable-sync",
+                        "--remote-debugging-pipe", f"--user-data-dir={self._profile}",
+                        f"--window-size={size[0]},{size[1]}", "about:blank",
+                    ],
+                    pass_fds=(commands_read, replies_write),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            finally:  # the browser's ends: closed here, so a browser that exits shows up as end of file
+                os.close(commands_read)
+                os.close(replies_write)
+            target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            self.call("Emulation.setDeviceMetricsOverride",
+                      {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False}, self.session)
+        except BaseException:
+            self.close()
+            raise
 
     def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
-        os.write(self._commands, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._commands, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            raise ScreenshotError(f"chromium exited (code {self.process.poll()}) before {method}") from None
         deadline = time.monotonic() + self.timeout
         while True:
             while b"\0" in self._buffer:
@@ -129,6 +139,8 @@ class Chromium:
                     return reply["result"]
             ready, _, _ = select.select([self._replies], [], [], max(0.0, deadline - time.monotonic()))
             chunk = os.read(self._replies, 1 << 20) if ready else b""
+            if ready and not chunk:
+                raise ScreenshotError(f"chromium exited (code {self.process.wait()}) while answering {method}")
             if not chunk:
                 raise ScreenshotError(f"chromium did not answer {method} within {self.timeout:.0f}s")
             self._buffer += chunk
@@ -152,14 +164,18 @@ class Chromium:
         output.write_bytes(base64.b64decode(data))
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._commands)
-        os.close(self._replies)
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for fd in (self._commands, self._replies):
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # already closed by an earlier close()
         shutil.rmtree(self._profile, ignore_errors=True)
 
 
@@ -210,9 +226,17 @@ def screenshots(cfg: Config, output_dir: Path, size: tuple[int, int] = (1600, 90
     finally:
         if chromium is not None:
             chromium.close()
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+        _stop(server)
     return written
+
+
+def _stop(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

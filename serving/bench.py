@@ -1,7 +1,7 @@
 """`make bench`: inference speed per runtime, and the served endpoint against the in-process predictor.
 
 Writes reports/benchmarks.md, every table from one run on one machine. Served and in-process sides
-classify the same test sentences with the same int8 model.
+classify the same test sentences with the same model variant (int8 when the export has it).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pipeline.prepare import read_split
 from serving import loadtest
 from serving.model_store import import_export
 from serving.server import ROOT, running_server
+from serving.settings import SETTINGS
 
 
 def endpoint_vs_in_process(
@@ -50,7 +51,10 @@ def endpoint_vs_in_process(
                 result = loadtest.run(url, texts, clients, seconds, per_request)
                 runs.append(asdict(result) | {"in_process": baseline, "ratio": result.texts_per_second / baseline})
             served.append({"texts_per_request": per_request, "rounds": runs})
-    return {"batch_size": clients, "clients": clients, "seconds": seconds, "served": served}
+    return {
+        "batch_size": clients, "clients": clients, "seconds": seconds, "variant": predictor.variant,
+        "max_batch_size": SETTINGS.max_batch_size, "concurrent_batches": SETTINGS.concurrent_batches, "served": served,
+    }
 
 
 def _met(row: dict, target: float = 0.80) -> bool:
@@ -78,8 +82,8 @@ def served_markdown(result: dict) -> str:
             "## Served endpoint against in-process throughput",
             "",
             f"{result['clients']} concurrent clients (threads with keep-alive connections, `serving/loadtest.py`) against"
-            " `bentoml serve` on 127.0.0.1, with the load generator on the same 2 cores as the server. The in-process"
-            f" predictor classifies the same test sentences with the same int8 model in batches of {result['batch_size']}"
+            " `bentoml serve` on 127.0.0.1, with the load generator on the same cores as the server. The in-process"
+            f" predictor classifies the same test sentences with the same {result['variant']} model in batches of {result['batch_size']}"
             f" in one thread. {rounds} rounds per row; each round measures the in-process predictor for"
             f" {result['seconds']:.0f} s, then the endpoint for {result['seconds']:.0f} s, and divides. Figures are the"
             " medians over the rounds; the ratio's lowest and highest round are in brackets, and errors are summed.",
@@ -97,10 +101,11 @@ def served_markdown(result: dict) -> str:
             ),
             "",
             "The endpoint can beat the in-process predictor: the server merges the texts of concurrent requests"
-            " into batches of up to TEXTCLF_MAX_BATCH_SIZE (64), sorted by length so they carry less padding, and"
-            " runs two such batches at once, while the in-process loop gets 16 texts per call. With one text per"
-            " request, the per-request HTTP and JSON work of the server and of the 16 client threads, all on the"
-            " same 2 cores, costs more than this small model itself, even though adaptive batching merges the"
+            f" into batches of up to TEXTCLF_MAX_BATCH_SIZE ({result['max_batch_size']}), sorted by length so they carry"
+            f" less padding, and runs {result['concurrent_batches']} such batches at once (TEXTCLF_CONCURRENT_BATCHES),"
+            f" while the in-process loop gets {result['batch_size']} texts per call. With one text per request, the"
+            f" per-request HTTP and JSON work of the server and of the {result['clients']} client threads, all on the"
+            " same cores, costs more than this small model itself, even though adaptive batching merges the"
             " requests into server batches (last column).",
             "",
         ]
@@ -118,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="SIB-200 annotated folder for the language-ID comparison")
     parser.add_argument("--output", type=Path, default=Path("reports/benchmarks.md"))
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.clients < 1 or args.seconds <= 0:
+        parser.error("--rounds and --clients must be at least 1 and --seconds positive")
     cfg = load_config(args.config)
     inference = speed.measure(cfg)
     langid_results = langid_bench.compare_tools(cfg.paths.export, args.sib) if args.sib.is_dir() else []

@@ -17,6 +17,7 @@ one batch at a time and 1.12 with two; `make bench` gives the current figure.
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -51,7 +52,10 @@ class TextClassifier:
     bento_model = bentoml.models.BentoModel(SETTINGS.model_tag)
 
     def __init__(self) -> None:
-        self.predictor = Predictor(self.bento_model.path, quantized=SETTINGS.quantized, busy_wait=False)
+        # Workers share the machine's cores: each gets its part, so N workers do not start N x cores threads.
+        # One worker keeps onnxruntime's own default (one thread per physical core).
+        threads = max(1, len(os.sched_getaffinity(0)) // SETTINGS.workers) if SETTINGS.workers > 1 else 0
+        self.predictor = Predictor(self.bento_model.path, quantized=SETTINGS.quantized, threads=threads, busy_wait=False)
         self.batch_sizes: Counter[int] = Counter()
         dispatcher = CorkDispatcher(
             max_latency_in_ms=SETTINGS.max_latency_ms,

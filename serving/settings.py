@@ -1,7 +1,8 @@
 """Service settings, read from the environment so `bentoml serve` and a built Bento take them the same way.
 
 The model itself comes only from the BentoML model store entry that `make bento-model` imports from the
-export folder; these settings only bound what a request may ask.
+export folder. These settings choose its variant (int8 or fp32), bound what a request may ask, and size
+the batching and the worker processes.
 """
 
 from __future__ import annotations

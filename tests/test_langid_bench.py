@@ -33,3 +33,11 @@ def test_verdict_names_the_tools_and_languages_that_beat_us(tmp_path):
     assert "da 0.800 against 0.990 (lingua)" in text and "de 1.000 against" not in text
     assert "more accurate than fastText (0.8450)" in text
     assert text.index("Where we lose") < text.index("| language |")
+
+
+def test_verdict_says_so_when_no_tool_is_more_accurate_and_ties_are_not_wins(tmp_path):
+    ours = ToolResult("ours", ["de"], {"de": 1.0}, 10)
+    tied = ToolResult("tied", ["de"], {"de": 1.0}, 100)
+    text = markdown([ours, tied], tmp_path)
+    assert "**Where we lose.** On accuracy, no tool beats ours (1.0000)" in text
+    assert "tied (10.0x ours)" in text and "more accurate than" not in text

@@ -4,11 +4,11 @@ from serving.settings import ServeSettings
 
 
 def test_defaults_when_nothing_is_set(monkeypatch):
-    for name in ("TEXTCLF_MODEL", "TEXTCLF_QUANTIZED", "TEXTCLF_MAX_ITEMS", "TEXTCLF_CONCURRENT_BATCHES"):
+    for name in ("TEXTCLF_MODEL", "TEXTCLF_QUANTIZED", "TEXTCLF_MAX_ITEMS", "TEXTCLF_CONCURRENT_BATCHES", "TEXTCLF_WORKERS"):
         monkeypatch.delenv(name, raising=False)
     settings = ServeSettings.from_env()
     assert settings.model_tag == "textclf:latest" and settings.quantized is None  # int8 when the export has it
-    assert settings.max_items == 64 and settings.concurrent_batches == 2
+    assert settings.max_items == 64 and settings.concurrent_batches == 2 and settings.workers == 1
 
 
 def test_environment_overrides(monkeypatch):

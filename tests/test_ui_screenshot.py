@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from pipeline.tracking import tracking_uri
-from pipeline.ui_screenshot import COLUMNS, ScreenshotError, experiment_id, find_browser, saved_view_state, screenshots
+from pipeline.ui_screenshot import COLUMNS, Chromium, ScreenshotError, experiment_id, find_browser, saved_view_state, screenshots
 
 
 def test_experiment_is_found_in_the_store(pipeline_run):
@@ -25,6 +25,20 @@ def test_saved_state_shows_scores_and_closes_the_assistant():
     page = json.loads(state['MLflowLocalStorage-1.1-ExperimentPage-["7"]-ReactComponentState'])
     assert page["selectedColumns"] == COLUMNS and "metrics.`test_accuracy`" in COLUMNS
     assert state["mlflow.assistant.panelOpen_v1"] == "false"
+
+
+def test_a_chosen_browser_that_is_not_there_is_named(monkeypatch):
+    monkeypatch.setenv("CHROMIUM", "/nonexistent/chrome")
+    with pytest.raises(ScreenshotError, match="CHROMIUM='/nonexistent/chrome' is not an executable browser"):
+        find_browser()
+
+
+def test_a_browser_that_exits_at_once_is_reported_not_waited_for(tmp_path):
+    fake = tmp_path / "fake-chromium"
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    fake.chmod(0o755)
+    with pytest.raises(ScreenshotError, match="chromium exited \\(code 3\\)"):
+        Chromium(str(fake), (100, 100), timeout=30)
 
 
 def test_missing_browser_says_how_to_install_one(monkeypatch):
