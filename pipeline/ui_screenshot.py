@@ -17,12 +17,10 @@ import json
 import os
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.config import Config, load_config
 from pipeline.tracking import tracking_uri
-from serving.server import free_port
+from serving.server import free_port, local_server
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 COLUMNS = ["params.`model.kind`", "metrics.`test_accuracy`", "metrics.`test_macro_f1`", "attributes.`Duration`"]
@@ -179,64 +177,33 @@ class Chromium:
         shutil.rmtree(self._profile, ignore_errors=True)
 
 
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ScreenshotError(f"mlflow ui exited with {process.returncode} before answering on {url}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise ScreenshotError(f"mlflow ui did not answer on {url} within {timeout:.0f}s")
-
-
 def screenshots(cfg: Config, output_dir: Path, size: tuple[int, int] = (1600, 900)) -> list[Path]:
     browser = find_browser()
     uri = tracking_uri(cfg)
     exp_id = experiment_id(uri, cfg.mlflow.experiment)
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
     output_dir.mkdir(parents=True, exist_ok=True)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-        start_new_session=True,
-    )
     written = []
-    chromium = None
-    try:
-        _wait_ready(url, server, timeout=120)
+    with local_server(command, port, "/health", {"MLFLOW_DISABLE_TELEMETRY": "true"}) as url:
         chromium = Chromium(browser, size)
-        chromium.open(f"{url}/#/", "document.readyState === 'complete'", settle=0)
-        for key, value in saved_view_state(exp_id).items():
-            chromium.evaluate(f"localStorage.setItem({json.dumps(key)}, {json.dumps(value)})")
-        views = {
-            "runs": (f"/experiments/{exp_id}/runs", "document.body.innerText.includes('test_accuracy')"),
-            "charts": (f"/experiments/{exp_id}/runs?compareRunsMode=CHART", "document.querySelectorAll('.js-plotly-plot').length > 0"),
-        }
-        for name, (fragment, ready_js) in views.items():
-            chromium.open(f"{url}/#{fragment}", ready_js)
-            path = output_dir / f"mlflow-ui-{name}.png"
-            chromium.screenshot(path)
-            written.append(path)
-    finally:
-        if chromium is not None:
+        try:
+            chromium.open(f"{url}/#/", "document.readyState === 'complete'", settle=0)
+            for key, value in saved_view_state(exp_id).items():
+                chromium.evaluate(f"localStorage.setItem({json.dumps(key)}, {json.dumps(value)})")
+            views = {
+                "runs": (f"/experiments/{exp_id}/runs", "document.body.innerText.includes('test_accuracy')"),
+                "charts": (f"/experiments/{exp_id}/runs?compareRunsMode=CHART",
+                           "document.querySelectorAll('.js-plotly-plot').length > 0"),
+            }
+            for name, (fragment, ready_js) in views.items():
+                chromium.open(f"{url}/#{fragment}", ready_js)
+                path = output_dir / f"mlflow-ui-{name}.png"
+                chromium.screenshot(path)
+                written.append(path)
+        finally:
             chromium.close()
-        _stop(server)
     return written
-
-
-def _stop(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for path in screenshots(load_config(args.config, overrides), args.output):
             print(path)
-    except ScreenshotError as err:
+    except (RuntimeError, TimeoutError) as err:  # ScreenshotError is a RuntimeError; so is mlflow ui failing to start
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

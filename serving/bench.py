@@ -58,7 +58,7 @@ def endpoint_vs_in_process(
 
 
 def _met(row: dict, target: float = 0.80) -> bool:
-    return statistics.median(r["ratio"] for r in row["rounds"]) >= target and not any(r["errors"] for r in row["rounds"])
+    return _median(row["rounds"], "ratio") >= target and not any(r["errors"] for r in row["rounds"])
 
 
 def _median(runs: list[dict], key: str) -> float:
@@ -72,7 +72,7 @@ def served_markdown(result: dict) -> str:
         ratios = [r["ratio"] for r in runs]
         rows.append(
             f"| {s['texts_per_request']} | {_median(runs, 'texts_per_second'):.0f} | {_median(runs, 'in_process'):.0f} | "
-            f"**{statistics.median(ratios):.2f}** ({min(ratios):.2f}-{max(ratios):.2f}) | {_median(runs, 'p50_ms'):.1f} | "
+            f"**{_median(runs, 'ratio'):.2f}** ({min(ratios):.2f}-{max(ratios):.2f}) | {_median(runs, 'p50_ms'):.1f} | "
             f"{_median(runs, 'p95_ms'):.1f} | {_median(runs, 'p99_ms'):.1f} | {sum(r['errors'] for r in runs)} | "
             f"{_median(runs, 'mean_batch_size'):.1f} |"
         )
@@ -95,7 +95,7 @@ def served_markdown(result: dict) -> str:
             "",
             "Target: 0.80 of in-process throughput with 0 errors. "
             + " ".join(
-                f"{s['texts_per_request']} text(s) per request: {statistics.median(r['ratio'] for r in s['rounds']):.2f},"
+                f"{s['texts_per_request']} text(s) per request: {_median(s['rounds'], 'ratio'):.2f},"
                 f" target {'met' if _met(s) else 'missed'}."
                 for s in result["served"]
             ),

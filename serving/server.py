@@ -1,4 +1,4 @@
-"""Start `bentoml serve` on 127.0.0.1 in a subprocess, wait until it is ready, and always stop it."""
+"""Local HTTP servers (`bentoml serve`, `mlflow ui`) on 127.0.0.1 in a subprocess: wait until ready, always stop."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,35 +24,33 @@ def free_port() -> int:
 
 def _ready(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
     except OSError:
         return False
 
 
 @contextmanager
-def running_server(
-    target: str = "serving.service:TextClassifier", env: dict[str, str] | None = None, timeout: float = 120, log: Path | None = None
+def local_server(
+    command: list[str], port: int, ready_path: str, env: dict[str, str] | None = None, timeout: float = 120,
+    log: Path | None = None,
 ) -> Iterator[str]:
-    """Yield the base URL of a ready server; the server is stopped on exit, whatever happened."""
-    port = free_port()
+    """Run an HTTP server command bound to 127.0.0.1:`port` in its own process group; yield its base URL once
+    `ready_path` answers 200, and stop the whole group on exit, whatever happened (SIGTERM, then SIGKILL)."""
     url = f"http://127.0.0.1:{port}"
+    name = " ".join(command[:4])
     log_file = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "bentoml", "serve", target, "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, "BENTOML_DO_NOT_TRACK": "true", **(env or {})},
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
+        command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log_file, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         deadline = time.monotonic() + timeout
-        while not _ready(url):
+        while not _ready(f"{url}{ready_path}"):
             if process.poll() is not None:
-                raise RuntimeError(f"bentoml serve {target} exited with {process.returncode}; see {log or 'its output'}")
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {log or 'its output'}")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"bentoml serve {target} was not ready within {timeout:.0f}s")
+                raise TimeoutError(f"{name} was not ready within {timeout:.0f}s")
             time.sleep(0.5)
         yield url
     finally:
@@ -65,3 +63,12 @@ def running_server(
                 process.wait()
         if log:
             log_file.close()
+
+
+def running_server(
+    target: str = "serving.service:TextClassifier", env: dict[str, str] | None = None, timeout: float = 120, log: Path | None = None
+) -> AbstractContextManager[str]:
+    """`bentoml serve` of a service or a built Bento on a free port; yields the base URL once it is ready."""
+    port = free_port()
+    command = [sys.executable, "-m", "bentoml", "serve", target, "--host", "127.0.0.1", "--port", str(port)]
+    return local_server(command, port, "/readyz", {"BENTOML_DO_NOT_TRACK": "true", **(env or {})}, timeout, log)
