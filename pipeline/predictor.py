@@ -88,8 +88,8 @@ class Predictor:
         parity gate export fp32 only); True or False insists on that variant.
 
         `busy_wait=False` stops onnxruntime's threads spinning between calls: right for a server, whose HTTP
-        and tokenization work needs the same cores (on 2 cores the service spent 1.7 ms of CPU per text with spinning
-        and 1.1 ms without), and wrong for a tight batch loop, where spinning saves each call a wake-up."""
+        and tokenization work needs the same cores (spinning threads take the cycles those need), and wrong for
+        a tight batch loop, where spinning saves each call a wake-up."""
         self.export_dir = Path(export_dir)
         self.manifest = read_manifest(self.export_dir, verify=verify)
         if quantized is None:

@@ -9,9 +9,8 @@ transport"), and a second HTTP hop per request halves throughput on a 2-core mac
 
 BentoML's dispatcher runs one batch at a time by default; this one lets `TEXTCLF_CONCURRENT_BATCHES` (2)
 run at once, so onnxruntime works on one batch while the event loop parses requests and writes the
-responses of the other. With one at a time the cores sat idle between batches: in one A/B run on 2 cores
-(3 interleaved rounds each, 16 texts per request) the endpoint reached 0.87 of in-process throughput with
-one batch at a time and 1.12 with two; `make bench` gives the current figure.
+responses of the other. With one at a time the cores sat idle between batches; compare the two with
+`TEXTCLF_CONCURRENT_BATCHES=1 make bench` against `make bench` (the bench's server inherits the variable).
 """
 
 from __future__ import annotations
