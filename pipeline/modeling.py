@@ -13,6 +13,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from pipeline import mean_pooling  # importing registers bert_mean_pooling with the Auto classes
 from pipeline.config import ModelConfig
 from pipeline.course import KINDS, build_course_model  # importing registers the course models with the Auto classes
 from pipeline.model_source import resolve
@@ -26,6 +27,10 @@ def label_maps(labels: list[str]) -> tuple[dict[int, str], dict[str, int]]:
 
 def build_model(cfg: ModelConfig, labels: list[str], tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
     id2label, label2id = label_maps(labels)
+    if cfg.kind == "pretrained" and cfg.pooling == "mean":
+        return mean_pooling.from_encoder(
+            resolve(cfg.name_or_path), num_labels=len(labels), id2label=id2label, label2id=label2id
+        )
     if cfg.kind == "pretrained":
         return AutoModelForSequenceClassification.from_pretrained(
             resolve(cfg.name_or_path),

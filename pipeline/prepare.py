@@ -51,7 +51,7 @@ def prepare_key(cfg: Config) -> str:
     model = cfg.model
     relevant = {
         "data": asdict(cfg.data),
-        "model": [model.kind, model.name_or_path, model.max_length, asdict(model.tokenizer)],
+        "model": [model.kind, model.name_or_path, model.max_length, model.text_prefix, asdict(model.tokenizer)],
         "sources": _source_stamp(cfg),
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()

@@ -96,8 +96,21 @@ def build_tokenizer(model: ModelConfig, train_texts: list[str]) -> PreTrainedTok
     if model.kind == "pretrained":
         tokenizer = AutoTokenizer.from_pretrained(resolve(model.name_or_path))
         tokenizer.model_max_length = model.max_length
-        return tokenizer
-    return train_tokenizer(train_texts, model.tokenizer, model.max_length)
+    else:
+        tokenizer = train_tokenizer(train_texts, model.tokenizer, model.max_length)
+    if model.text_prefix:
+        with_prefix(tokenizer, model.text_prefix)
+    return tokenizer
+
+
+def with_prefix(tokenizer: PreTrainedTokenizerBase, prefix: str) -> None:
+    """Make the tokenizer's own normaliser prepend `prefix`, so the saved tokenizer carries it to every stage
+    and to the service; no caller can forget it, and the export contract stays one folder."""
+    backend = tokenizer.backend_tokenizer
+    steps = [normalizers.Prepend(prefix)]
+    if backend.normalizer is not None:
+        steps.append(backend.normalizer)
+    backend.normalizer = normalizers.Sequence(steps)
 
 
 @dataclass

@@ -20,6 +20,7 @@ import torch
 from datasets import Dataset
 from transformers import (
     AutoTokenizer,
+    PreTrainedModel,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     PreTrainedTokenizerBase,
@@ -30,7 +31,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from pipeline import tracking
+from pipeline import head_training, tracking
 from pipeline.config import Config
 from pipeline.metrics import classification_scores
 from pipeline.modeling import build_model, count_parameters
@@ -89,11 +90,45 @@ def train(cfg: Config) -> TrainResult:
     labels = read_labels(paths.data)
     tokenizer = AutoTokenizer.from_pretrained(paths.data / "tokenizer")
     fingerprint = json.loads((paths.data / "fingerprint.json").read_text())["fingerprint"]
-    train_set = encode(read_split(paths.data, "train"), tokenizer, labels, cfg.model.max_length)
-    eval_set = encode(read_split(paths.data, "validation"), tokenizer, labels, cfg.model.max_length)
 
     set_seed(cfg.train.seed)
     model = build_model(cfg.model, labels, tokenizer)
+    if cfg.train.freeze_embeddings:
+        model.get_input_embeddings().requires_grad_(False)
+
+    with tracking.stage_run(cfg, "train") as run:
+        params = cfg.flat() | {"data_fingerprint": fingerprint, "parameters": count_parameters(model)}
+        tracking.log_params_once(params, tracking.parent_run_id())
+        tracking.log_params_once(params, run.info.run_id)
+        fit = _fit_head if cfg.train.strategy == "head_only" else _fit_full
+        model, best, details = fit(cfg, model, tokenizer, labels, fingerprint, run.info.run_id)
+        model.save_pretrained(str(paths.model))
+        tokenizer.save_pretrained(str(paths.model))
+        shutil.copy(paths.data / "labels.json", paths.model / "labels.json")
+
+        summary = {
+            "strategy": cfg.train.strategy,
+            "validation": best,
+            **details,
+            "parameters": count_parameters(model),
+            "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "data_fingerprint": fingerprint,
+        }
+        paths.reports.mkdir(parents=True, exist_ok=True)
+        (paths.reports / "train.json").write_text(json.dumps(summary, indent=2))
+        mlflow.log_metrics({"best_validation_macro_f1": best["macro_f1"], "train_seconds": details["train_seconds"]})
+        mlflow.log_artifact(str(paths.reports / "train.json"), artifact_path="reports")
+    log.info("trained %s in %.0fs: validation macro-F1 %.4f", paths.model, details["train_seconds"], best["macro_f1"])
+    return TrainResult(paths.model, best, details["train_seconds"], summary["parameters"])
+
+
+def _fit_full(
+    cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], fingerprint: str, run_id: str
+) -> tuple[PreTrainedModel, dict[str, float], dict]:
+    """The Hugging Face Trainer over every trainable weight, with per-epoch checkpoints, resume and early stopping."""
+    paths = cfg.paths
+    train_set = encode(read_split(paths.data, "train"), tokenizer, labels, cfg.model.max_length)
+    eval_set = encode(read_split(paths.data, "validation"), tokenizer, labels, cfg.model.max_length)
     resume_from = get_last_checkpoint(str(paths.checkpoints)) if cfg.train.resume and paths.checkpoints.is_dir() else None
     if cfg.train.resume and resume_from is None:
         log.warning("train.resume=true but %s holds no checkpoint; starting from scratch", paths.checkpoints)
@@ -122,41 +157,72 @@ def train(cfg: Config) -> TrainResult:
         dataloader_pin_memory=False,
         disable_tqdm=False,
     )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=_compute_metrics,
+        callbacks=[EarlyStoppingCallback(cfg.train.early_stopping_patience), MlflowLogCallback(run_id)],
+    )
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resume_from)
+    seconds = time.perf_counter() - started
+    best = trainer.evaluate()  # the best checkpoint is loaded at the end, so this scores the kept model
+    details = {
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "train_seconds": seconds,
+        "train_samples_per_second": output.metrics.get("train_samples_per_second"),
+        "epochs_run": trainer.state.epoch,
+    }
+    return trainer.model, {k.removeprefix("eval_"): v for k, v in best.items()}, details
 
-    with tracking.stage_run(cfg, "train") as run:
-        params = cfg.flat() | {"data_fingerprint": fingerprint, "parameters": count_parameters(model)}
-        tracking.log_params_once(params, tracking.parent_run_id())
-        tracking.log_params_once(params, run.info.run_id)
-        trainer = Trainer(
-            model=model,
-            args=args,
-            train_dataset=train_set,
-            eval_dataset=eval_set,
-            processing_class=tokenizer,
-            data_collator=DataCollatorWithPadding(tokenizer),
-            compute_metrics=_compute_metrics,
-            callbacks=[EarlyStoppingCallback(cfg.train.early_stopping_patience), MlflowLogCallback(run.info.run_id)],
-        )
+
+def _fit_head(
+    cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], fingerprint: str, run_id: str
+) -> tuple[PreTrainedModel, dict[str, float], dict]:
+    """Encode train and validation once with the frozen encoder (cached), then train the linear head."""
+    paths = cfg.paths
+    label2id = {label: i for i, label in enumerate(labels)}
+    model.requires_grad_(False)
+    model.classifier.requires_grad_(True)
+    client = mlflow.tracking.MlflowClient()
+    splits = {}
+    encode_seconds, encoded = 0.0, 0
+    for split in ("train", "validation"):
+        frame = read_split(paths.data, split)
+        texts = frame["text"].tolist()
+        key = {"data": fingerprint, "split": split, "encoder": cfg.model.name_or_path, "max_length": cfg.model.max_length,
+               "prefix": cfg.model.text_prefix, "seed": cfg.train.seed}
         started = time.perf_counter()
-        output = trainer.train(resume_from_checkpoint=resume_from)
-        seconds = time.perf_counter() - started
-        best = trainer.evaluate()  # the best checkpoint is loaded at the end, so this scores the kept model
-        trainer.save_model(str(paths.model))
-        tokenizer.save_pretrained(str(paths.model))
-        shutil.copy(paths.data / "labels.json", paths.model / "labels.json")
+        features, hit = head_training.cached_features(
+            paths.artifacts / "features", key,
+            lambda: head_training.encode(model, tokenizer, texts, cfg.model.max_length, cfg.evaluate.batch_size),
+        )
+        if not hit:
+            encode_seconds += time.perf_counter() - started
+            encoded += len(texts)
+        splits[split] = (features, np.array([label2id[x] for x in frame["label"]]))
+    log.info("features: %d texts encoded in %.0fs (%d from the cache)", encoded, encode_seconds,
+             sum(len(y) for _, y in splits.values()) - encoded)
 
-        summary = {
-            "best_checkpoint": trainer.state.best_model_checkpoint,
-            "validation": {k.removeprefix("eval_"): v for k, v in best.items()},
-            "train_seconds": seconds,
-            "train_samples_per_second": output.metrics.get("train_samples_per_second"),
-            "epochs_run": trainer.state.epoch,
-            "parameters": count_parameters(trainer.model),
-            "data_fingerprint": fingerprint,
-        }
-        paths.reports.mkdir(parents=True, exist_ok=True)
-        (paths.reports / "train.json").write_text(json.dumps(summary, indent=2))
-        mlflow.log_metrics({"best_validation_macro_f1": best["eval_macro_f1"], "train_seconds": seconds})
-        mlflow.log_artifact(str(paths.reports / "train.json"), artifact_path="reports")
-    log.info("trained %s in %.0fs: validation macro-F1 %.4f", paths.model, seconds, best["eval_macro_f1"])
-    return TrainResult(paths.model, summary["validation"], seconds, summary["parameters"])
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        now = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[mlflow.entities.Metric(k, v, now, epoch) for k, v in metrics.items()])
+
+    (train_x, train_y), (eval_x, eval_y) = splits["train"], splits["validation"]
+    epochs_run, best_epoch, best, head_seconds = head_training.train_head(
+        model, train_x, train_y, eval_x, eval_y, cfg.train, on_epoch
+    )
+    details = {
+        "best_epoch": best_epoch,
+        "epochs_run": epochs_run,
+        "encode_seconds": encode_seconds,
+        "encode_samples_per_second": encoded / encode_seconds if encoded else None,
+        "head_seconds": head_seconds,
+        "train_seconds": encode_seconds + head_seconds,
+        "train_samples_per_second": epochs_run * len(train_y) / head_seconds,
+    }
+    return model, best, details
