@@ -88,6 +88,16 @@ def clean(raw: RawData, cfg: DataConfig) -> CleanData:
         size = cfg.validation_size / (1 - cfg.test_size) if "test" not in raw.splits else cfg.validation_size
         train, splits["validation"] = _stratified_split(train, size, cfg.seed, "validation")
     splits["train"] = train
+    if cfg.train_languages:
+        for split in ("train", "validation"):
+            frame = splits[split]
+            if "language" not in frame:
+                raise DataError(f"{raw.origin}: data.train_languages is set but the {split} rows have no language")
+            other = ~frame["language"].isin(cfg.train_languages)
+            dropped[f"{split}: language not in data.train_languages (scored zero-shot on test)"] += int(other.sum())
+            splits[split] = frame[~other]
+        if splits["train"].empty:
+            raise DataError(f"{raw.origin}: no training rows in data.train_languages={cfg.train_languages}")
 
     # Leakage: a text may live in one split only; train wins, then test.
     seen = set(_normalized(splits["train"]["text"]))

@@ -49,6 +49,11 @@ class DataConfig:
     languages: list[str] = _help(
         "Languages to keep (eld codes, folder names, or hub config names). Empty keeps all.", factory=list
     )
+    train_languages: list[str] = _help(
+        "Languages whose rows train and validate the model; test keeps every language, so the others are scored "
+        "zero-shot (cross-lingual transfer). Empty trains on all.",
+        factory=list,
+    )
     hub_id: str | None = _help("hub: dataset id on the Hub, or a local folder load_dataset understands.", None)
     hub_config: str | None = _help("hub: the dataset config when languages is empty.", None)
     exclude_labels: list[str] = _help("Labels dropped before splitting; counted in the data report.", factory=list)
@@ -71,6 +76,9 @@ class DataConfig:
                 raise ConfigError(f"data.{name} must be between 0 and 1, got {getattr(self, name)}")
         if self.validation_size + self.test_size >= 1:
             raise ConfigError("data.validation_size + data.test_size must be below 1")
+        outside = sorted(set(self.train_languages) - set(self.languages)) if self.languages else []
+        if outside:
+            raise ConfigError(f"data.train_languages has {', '.join(outside)}, which data.languages lacks")
         for name in ("max_train_per_label", "max_eval_per_label"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -63,6 +64,34 @@ def _markdown(cfg: Config, metrics: dict, confusions: list[tuple[str, str, int]]
             "",
             "![per language](per_language.png)",
         ]
+    transfer = metrics.get("transfer")
+    if transfer:
+        under = ", ".join(f"{n} {a:.3f}" for n, a in transfer["zero_shot_under_0.5"].items()) or "none"
+        lines += [
+            "",
+            "## Cross-lingual transfer",
+            "",
+            f"Trained on {', '.join(transfer['train_languages'])} only (data.train_languages). "
+            f"Average accuracy: {transfer['trained_accuracy']:.4f} on the training languages, "
+            f"**{transfer['zero_shot_accuracy']:.4f} zero-shot** over {transfer['zero_shot_languages']} languages.",
+            "",
+            f"Zero-shot languages under 0.5 accuracy: {under}.",
+        ]
+    scripts = metrics.get("per_script")
+    if scripts:
+        lines += [
+            "",
+            "## Per script (worst first)",
+            "",
+            "Mean of the per-language accuracies of each script, and its worst language.",
+            "",
+            "| script | languages | mean accuracy | worst language |",
+            "|---|---|---|---|",
+            *[
+                f"| {name} | {s['languages']} | {s['accuracy']:.4f} | {s['worst']} {s['worst_accuracy']:.4f} |"
+                for name, s in sorted(scripts.items(), key=lambda kv: kv[1]["accuracy"])
+            ],
+        ]
     per_class = metrics["per_class"]
     lines += [
         "",
@@ -84,6 +113,38 @@ def _markdown(cfg: Config, metrics: dict, confusions: list[tuple[str, str, int]]
         "![confusion matrix](confusion_matrix.png)",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _by_script_and_transfer(languages: dict[str, dict], train_languages: list[str]) -> dict:
+    """Per-script means for Flores-style codes (`yor_Latn`), and zero-shot against trained languages, so a
+    cross-lingual run says plainly where transfer fails instead of averaging it away."""
+    extra: dict = {}
+    if languages and all(re.fullmatch(r"[a-z]{2,3}_[A-Z][a-z]{3}", n) for n in languages):
+        by_script: dict[str, list[str]] = {}
+        for name in languages:
+            by_script.setdefault(name.split("_")[1], []).append(name)
+        extra["per_script"] = {
+            script: {
+                "languages": len(names),
+                "accuracy": float(np.mean([languages[n]["accuracy"] for n in names])),
+                "worst": (worst := min(names, key=lambda n: languages[n]["accuracy"])),
+                "worst_accuracy": languages[worst]["accuracy"],
+            }
+            for script, names in by_script.items()
+        }
+    zero_shot = [n for n in languages if n not in train_languages]
+    if train_languages and zero_shot:
+        extra["transfer"] = {
+            "train_languages": train_languages,
+            "trained_accuracy": float(np.mean([languages[n]["accuracy"] for n in languages if n in train_languages])),
+            "zero_shot_languages": len(zero_shot),
+            "zero_shot_accuracy": float(np.mean([languages[n]["accuracy"] for n in zero_shot])),
+            "zero_shot_under_0.5": {
+                n: languages[n]["accuracy"] for n in sorted(zero_shot, key=lambda n: languages[n]["accuracy"])
+                if languages[n]["accuracy"] < 0.5
+            },
+        }
+    return extra
 
 
 def evaluate(cfg: Config) -> EvaluationResult:
@@ -126,6 +187,7 @@ def evaluate(cfg: Config) -> EvaluationResult:
         "per_language": languages,
         "per_class": per_class,
     }
+    metrics |= _by_script_and_transfer(languages, cfg.data.train_languages)
     pairs = Counter((labels[r], labels[p]) for r, p in zip(references, predictions) if r != p)
     confusions = [(t, p, n) for (t, p), n in pairs.most_common(15)]
 

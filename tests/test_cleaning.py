@@ -84,3 +84,25 @@ def test_single_word_languages_are_flagged():
 def test_nothing_left_is_an_error():
     with pytest.raises(DataError, match="no training rows left"):
         clean(RawData({"train": frame([("  ", "a", None)])}, "origin"), DataConfig())
+
+
+def test_train_languages_keep_every_language_in_test_only():
+    def rows(lang: str, split_label: str) -> list:
+        return [(f"{lang} {split_label} sentence {i} {label}", label, lang) for label in "ab" for i in range(10)]
+
+    raw = RawData(
+        {split: frame(rows("eng_Latn", split) + rows("yor_Latn", split)) for split in ("train", "validation", "test")},
+        "sib",
+    )
+    data = clean(raw, DataConfig(languages=["eng_Latn", "yor_Latn"], train_languages=["eng_Latn"]))
+    assert set(data.splits["train"]["language"]) == {"eng_Latn"}
+    assert set(data.splits["validation"]["language"]) == {"eng_Latn"}
+    assert set(data.splits["test"]["language"]) == {"eng_Latn", "yor_Latn"}
+    assert data.dropped["train: language not in data.train_languages (scored zero-shot on test)"] == 20
+
+
+def test_train_languages_outside_languages_is_a_config_error():
+    from pipeline.config import ConfigError
+
+    with pytest.raises(ConfigError, match="data.train_languages has fra_Latn, which data.languages lacks"):
+        DataConfig(languages=["eng_Latn"], train_languages=["fra_Latn"])

@@ -1,3 +1,4 @@
+import pytest
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
@@ -24,3 +25,17 @@ def test_labels_argument_restricts_the_average():
     scores = classification_scores([0, 0, 1], [0, 0, 0], labels=[0])
     assert scores["per_class"]["labels"] == [0]
     assert np.isclose(scores["macro_f1"], f1_score([0, 0, 0], [0, 0, 1], labels=[0], average="macro"))
+
+
+def test_per_script_and_zero_shot_summaries():
+    from pipeline.evaluation import _by_script_and_transfer
+
+    languages = {
+        "eng_Latn": {"accuracy": 0.9}, "yor_Latn": {"accuracy": 0.4}, "rus_Cyrl": {"accuracy": 0.8}, "ukr_Cyrl": {"accuracy": 0.6},
+    }
+    extra = _by_script_and_transfer(languages, ["eng_Latn"])
+    assert extra["per_script"]["Latn"] == {"languages": 2, "accuracy": 0.65, "worst": "yor_Latn", "worst_accuracy": 0.4}
+    assert extra["per_script"]["Cyrl"]["accuracy"] == pytest.approx(0.7)
+    assert extra["transfer"]["zero_shot_accuracy"] == pytest.approx(0.6)
+    assert extra["transfer"]["zero_shot_under_0.5"] == {"yor_Latn": 0.4}
+    assert _by_script_and_transfer({"de": {"accuracy": 1.0}}, []) == {}
