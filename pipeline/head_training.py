@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedTokenizerBase
 
 from pipeline.config import TrainConfig
+from pipeline.inference import torch_outputs
 from pipeline.mean_pooling import BertMeanPoolingForSequenceClassification
 from pipeline.metrics import classification_scores
 
@@ -38,16 +39,11 @@ def encode(
     max_length: int,
     batch_size: int,
 ) -> np.ndarray:
-    """Mean-pooled sentence embeddings in input order, from length-sorted batches padded to their longest text."""
-    model.eval()
-    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
-            batch = tokenizer([texts[i] for i in index], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-            out[index] = model.sentence_embedding(batch["input_ids"], batch["attention_mask"]).float().numpy()
-    return out
+    """Mean-pooled sentence embeddings in input order: what the head reads."""
+    return torch_outputs(
+        model, tokenizer, texts, max_length, batch_size,
+        lambda batch: model.sentence_embedding(batch["input_ids"], batch["attention_mask"]), model.config.hidden_size,
+    )
 
 
 def cached_features(

@@ -97,16 +97,23 @@ def measure(cfg: Config, sample: int = 512, seconds: float = 8.0) -> dict:
     rates = {name: {batch: rate(run, texts, batch, seconds) for batch in BATCHES} for name, run in variants.items()}
     tokens = float(np.mean([min(len(ids), cfg.model.max_length) for ids in tokenizer(texts)["input_ids"]]))
     result = {"rates": rates, "tokens_per_text": tokens, "peak": machine_peak()}
-    if model.config.model_type == "bert":
+    if model.config.model_type in ("bert", "bert_mean_pooling"):
         result["flops"], result["flops_arithmetic"] = bert_flops_per_text(model.config, tokens)
+    result["files_mb"] = {
+        variant: (cfg.paths.export / name).stat().st_size / 1e6 for variant, name in fp32.manifest["models"].items()
+    }
+    result["parameters"] = sum(p.numel() for p in model.parameters())
     return result
 
 
-def markdown(result: dict) -> str:
+def markdown(result: dict, title: str = "Inference: PyTorch eager against ONNX fp32 and int8") -> str:
     rates = result["rates"]
     base = rates["PyTorch eager fp32"]
+    sizes = ", ".join(f"{variant} {mb:.1f} MB" for variant, mb in result["files_mb"].items())
     lines = [
-        "## Inference: PyTorch eager against ONNX fp32 and int8",
+        f"## {title}",
+        "",
+        f"{result['parameters'] / 1e6:.1f} M parameters; ONNX files: {sizes}.",
         "",
         f"Test sentences ({result['tokens_per_text']:.1f} tokens on average), each batch padded to its longest text,"
         " one process, onnxruntime and torch on all cores. Ratios are against PyTorch eager at the same batch size.",

@@ -121,12 +121,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts-per-request", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--sib", type=Path, default=ROOT.parent / "shared/data/sib200/data/annotated",
                         help="SIB-200 annotated folder for the language-ID comparison")
+    parser.add_argument("--also", nargs="*", default=["configs/sib200-topic-e5.yaml"], metavar="CONFIG",
+                        help="other configs whose exports get the inference table too (skipped when not exported)")
     parser.add_argument("--output", type=Path, default=Path("reports/benchmarks.md"))
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.clients < 1 or args.seconds <= 0:
         parser.error("--rounds and --clients must be at least 1 and --seconds positive")
     cfg = load_config(args.config)
     inference = speed.measure(cfg)
+    others = {}
+    for path in args.also:
+        other = load_config(path)
+        if (other.paths.export / "manifest.json").is_file():
+            others[other.run_name] = speed.measure(other, sample=256)
+        else:
+            print(f"skipping {path}: no export at {other.paths.export} (make train evaluate export CONFIG={path})")
+    other_sections = "".join(
+        "\n" + speed.markdown(result, f"Inference: the `{name}` run (make bench --also)") for name, result in others.items()
+    )
     langid_results = langid_bench.compare_tools(cfg.paths.export, args.sib) if args.sib.is_dir() else []
     if langid_results:
         langid_section = langid_bench.markdown(langid_results, args.sib)
@@ -145,11 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    body = "\n".join(header) + "\n" + speed.markdown(inference) + "\n" + langid_section + "\n" + served_markdown(result)
+    body = "\n".join(header) + "\n" + speed.markdown(inference) + other_sections + "\n" + langid_section + "\n" + served_markdown(result)
     args.output.write_text(body, encoding="utf-8")
-    inference["peak"] = asdict(inference["peak"])
+    for measured in (inference, *others.values()):
+        measured["peak"] = asdict(measured["peak"])
     (args.output.with_suffix(".json")).write_text(json.dumps(
-        {"inference": inference, "language_id": [asdict(r) for r in langid_results], "served": result}, indent=2
+        {"inference": inference, "other_models": others, "language_id": [asdict(r) for r in langid_results], "served": result},
+        indent=2,
     ))
     print(args.output.read_text())
     return 0

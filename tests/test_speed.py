@@ -22,3 +22,6 @@ def test_measure_all_runtimes_on_the_tiny_run(pipeline_run):
     assert all(rate > 0 for by_batch in result["rates"].values() for rate in by_batch.values())
     text = markdown(result)
     assert "of peak" in text and "| ONNX int8 |" in text
+    export = pipeline_run["cfg"].paths.export
+    assert result["files_mb"]["int8"] == (export / "model_quantized.onnx").stat().st_size / 1e6
+    assert f"int8 {result['files_mb']['int8']:.1f} MB" in text and "M parameters" in text
