@@ -49,17 +49,25 @@ def _entry(stage: str) -> Callable[[Config], object]:
     return explain
 
 
+def _early_errors() -> tuple[type[BaseException], ...]:
+    """Known errors raised before a stage starts, from modules that do not import torch.
+
+    main() matches these first, so a refused or misconfigured command answers in a second instead of
+    after the ten seconds _expected_errors() spends importing torch, ONNX and the MLflow pyfunc flavour.
+    """
+    from pipeline.runlock import RunLockedError
+    from pipeline.tracking import TrackingError
+
+    return (ConfigError, FileNotFoundError, RunLockedError, TrackingError)
+
+
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from pipeline.export import ParityError
     from pipeline.model_source import ModelSourceError
     from pipeline.predictor import ArtifactError
-    from pipeline.runlock import RunLockedError
     from pipeline.sources import DataError
-    from pipeline.tracking import TrackingError
 
-    return (
-        ConfigError, DataError, FileNotFoundError, ArtifactError, ParityError, ModelSourceError, RunLockedError, TrackingError
-    )
+    return (DataError, ArtifactError, ParityError, ModelSourceError)
 
 
 def _run_stage(stage: str, cfg: Config) -> object:
@@ -126,11 +134,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         result = _run_stage(args.stage, cfg)
     except Exception as err:
-        # Imported only now: `pipeline config` should not pay for importing torch and transformers.
-        # A bad top_k is a ValueError from the predictor: an input error for predict, a bug anywhere else.
-        expected = (*_expected_errors(), ValueError) if args.stage == "predict" else _expected_errors()
-        if not isinstance(err, expected):
-            raise
+        if not isinstance(err, _early_errors()):
+            # Imported only now: `pipeline config` should not pay for importing torch and transformers.
+            # A bad top_k is a ValueError from the predictor: an input error for predict, a bug anywhere else.
+            expected = (*_expected_errors(), ValueError) if args.stage == "predict" else _expected_errors()
+            if not isinstance(err, expected):
+                raise
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.stage == "evaluate":

@@ -137,6 +137,7 @@ def test_a_checkpoint_cut_short_while_saving_is_not_resumed_from(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-75"]  # the partial ones are gone
 
 
+@pytest.mark.slow
 def test_export_killed_mid_way_keeps_the_previous_export(pipeline_run, tmp_path):
     source = pipeline_run["cfg"].paths
     cfg = tiny_config(tmp_path)
