@@ -26,6 +26,7 @@ PREDICT_HELP = "classify texts from a file or stdin with the exported model (JSO
 
 
 def _entry(stage: str) -> Callable[[Config], object]:
+    """The function behind a stage name (every stage but `config`, which main() answers itself)."""
     # Imported lazily: `pipeline config` should not pay for importing torch and transformers.
     if stage == "prepare":
         from pipeline.prepare import prepare
@@ -43,11 +44,21 @@ def _entry(stage: str) -> Callable[[Config], object]:
         from pipeline.export import export
 
         return export
-    if stage == "explain":
-        from pipeline.explain import explain
+    from pipeline.explain import explain
 
-        return explain
-    return lambda cfg: print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), end="")
+    return explain
+
+
+def _early_errors() -> tuple[type[BaseException], ...]:
+    """Known errors raised before a stage starts, from modules that do not import torch.
+
+    main() matches these first, so a refused or misconfigured command answers in a second instead of
+    after the ten seconds _expected_errors() spends importing torch, ONNX and the MLflow pyfunc flavour.
+    """
+    from pipeline.runlock import RunLockedError
+    from pipeline.tracking import TrackingError
+
+    return (ConfigError, FileNotFoundError, RunLockedError, TrackingError)
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -56,7 +67,22 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from pipeline.predictor import ArtifactError
     from pipeline.sources import DataError
 
-    return (ConfigError, DataError, FileNotFoundError, ArtifactError, ParityError, ModelSourceError)
+    return (DataError, ArtifactError, ParityError, ModelSourceError)
+
+
+def _run_stage(stage: str, cfg: Config) -> object:
+    """Check that the tracking server answers, then run one stage under the run's lock.
+
+    Both checks come before the stage imports torch or touches a file: a dead MLFLOW_TRACKING_URI, or a
+    second process on the same run, is reported in seconds instead of after prepare or training.
+    """
+    # Imported here: `pipeline config` should not pay for importing MLflow.
+    from pipeline import tracking
+    from pipeline.runlock import run_lock
+
+    tracking.check_reachable(tracking.tracking_uri(cfg))
+    with run_lock(cfg, stage):
+        return _entry(stage)(cfg)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -100,16 +126,20 @@ def main(argv: list[str] | None = None) -> int:
             _predict(args)
             return 0
         cfg = load_config(args.config, args.overrides)
-        if args.stage == "config" and args.path:
-            print(getattr(cfg.paths, args.path))
+        if args.stage == "config":
+            if args.path:
+                print(getattr(cfg.paths, args.path))
+            else:
+                print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), end="")
             return 0
-        result = _entry(args.stage)(cfg)
+        result = _run_stage(args.stage, cfg)
     except Exception as err:
-        # Imported only now: `pipeline config` should not pay for importing torch and transformers.
-        # A bad top_k is a ValueError from the predictor: an input error for predict, a bug anywhere else.
-        expected = (*_expected_errors(), ValueError) if args.stage == "predict" else _expected_errors()
-        if not isinstance(err, expected):
-            raise
+        if not isinstance(err, _early_errors()):
+            # Imported only now: `pipeline config` should not pay for importing torch and transformers.
+            # A bad top_k is a ValueError from the predictor: an input error for predict, a bug anywhere else.
+            expected = (*_expected_errors(), ValueError) if args.stage == "predict" else _expected_errors()
+            if not isinstance(err, expected):
+                raise
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.stage == "evaluate":

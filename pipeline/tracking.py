@@ -12,6 +12,7 @@ queries it quickly, and it needs no server. Artifacts go to mlruns/artifacts.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator
@@ -21,12 +22,24 @@ from typing import Any
 
 import mlflow
 from mlflow.entities import Run
+from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_TIMEOUT
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.utils.credentials import get_default_host_creds
+from mlflow.utils.rest_utils import http_request
 
 from pipeline.config import Config, save_config
 
 STAGE_TAG = "pipeline.stage"
 RUN_TAG = "pipeline.run_name"
+# Seconds the reachability probe waits for the tracking server; MLFLOW_HTTP_REQUEST_TIMEOUT wins when lower.
+PROBE_TIMEOUT = 10
+# A proxy answering these has no tracking server behind it; MLflow would retry them for minutes.
+_GATEWAY_DOWN = (502, 503, 504)
+
+
+class TrackingError(RuntimeError):
+    """The MLflow tracking server cannot be reached; the message names the URI."""
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
@@ -47,8 +60,54 @@ def tracking_uri(cfg: Config) -> str:
     return _USER_TRACKING_URI or cfg.mlflow.tracking_uri or _default_uri(cfg)
 
 
+def _root_cause(err: BaseException) -> BaseException:
+    while err.__cause__ or err.__context__:
+        err = err.__cause__ or err.__context__
+    return err
+
+
+@functools.cache  # only a success is cached: a server that was down is probed again on the next call
+def check_reachable(uri: str) -> None:
+    """Fail in seconds, naming the URI, when an HTTP tracking server does not answer.
+
+    MLflow's client retries a refused or silent server MLFLOW_HTTP_REQUEST_MAX_RETRIES times (7) with
+    exponential backoff (MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, 2) and a 120 s timeout per try: minutes
+    before the first stage fails, or an hour into training when the server goes at the first log call.
+    One request without retries, through MLflow's own HTTP helper so that its auth and TLS settings
+    apply, tells a dead address from a live server before any stage does work. Any answer other than a
+    gateway's 502/503/504 counts as reachable: a 404 for an unknown experiment or a 401 for missing
+    credentials comes from a live server, and MLflow reports those itself at once.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return  # local stores (sqlite, file) have no server to wait for
+    timeout = min(PROBE_TIMEOUT, MLFLOW_HTTP_REQUEST_TIMEOUT.get())
+    try:
+        response = http_request(
+            get_default_host_creds(uri),
+            "/api/2.0/mlflow/experiments/get-by-name",
+            "GET",
+            max_retries=0,
+            backoff_factor=0,
+            timeout=timeout,
+            raise_on_status=False,
+            params={"experiment_name": "pipeline-reachability-probe"},
+        )
+    except MlflowException as err:
+        cause = _root_cause(err)
+        raise TrackingError(
+            f"MLflow tracking server {uri} is unreachable ({type(cause).__name__}: {cause}; waited at most {timeout}s): "
+            "start it, or point MLFLOW_TRACKING_URI / mlflow.tracking_uri at a live server"
+        ) from err
+    if response.status_code in _GATEWAY_DOWN:
+        raise TrackingError(
+            f"MLflow tracking server {uri} is unavailable: HTTP {response.status_code} {response.reason} "
+            "from /api/2.0/mlflow/experiments/get-by-name"
+        )
+
+
 def experiment_id(cfg: Config) -> str:
     uri = tracking_uri(cfg)
+    check_reachable(uri)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
     experiment = client.get_experiment_by_name(cfg.mlflow.experiment)

@@ -29,7 +29,7 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from pipeline import head_training, tracking
 from pipeline.config import Config
@@ -82,6 +82,45 @@ def _compute_metrics(eval_pred) -> dict[str, float]:  # noqa: ANN001 - transform
     return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
 
 
+def last_complete_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest checkpoint the Trainer finished writing; newer, partial ones are deleted.
+
+    The Trainer writes a checkpoint in place and its trainer_state.json last, so a process killed while
+    saving leaves a checkpoint-N folder without a readable state. transformers' get_last_checkpoint
+    would pick it by number and the resume would fail on it; the previous checkpoint is complete.
+    """
+    found = sorted(
+        (p for p in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+        reverse=True,
+    )
+    for checkpoint in found:
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            log.warning("deleting %s: it was not finished (killed while saving?)", checkpoint)
+            shutil.rmtree(checkpoint)
+            continue
+        return checkpoint
+    return None
+
+
+def _save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg: Config) -> None:
+    """Write the model into a staging folder and swap it in whole.
+
+    Saving in place would leave a folder that looks finished when the process dies half-way (or mixes
+    a new config with old weights when retraining); evaluate and export would take it as the model.
+    """
+    paths = cfg.paths
+    staging = paths.artifacts / "model.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(str(staging))
+    tokenizer.save_pretrained(str(staging))
+    shutil.copy(paths.data / "labels.json", staging / "labels.json")
+    shutil.rmtree(paths.model, ignore_errors=True)
+    staging.rename(paths.model)
+
+
 def train(cfg: Config) -> TrainResult:
     ensure_prepared(cfg)
     paths = cfg.paths
@@ -102,9 +141,7 @@ def train(cfg: Config) -> TrainResult:
         tracking.log_params_once(params, run.info.run_id)
         fit = _fit_head if cfg.train.strategy == "head_only" else _fit_full
         model, best, details = fit(cfg, model, tokenizer, labels, fingerprint, run.info.run_id)
-        model.save_pretrained(str(paths.model))
-        tokenizer.save_pretrained(str(paths.model))
-        shutil.copy(paths.data / "labels.json", paths.model / "labels.json")
+        _save_model(model, tokenizer, cfg)
 
         summary = {
             "strategy": cfg.train.strategy,
@@ -129,7 +166,7 @@ def _fit_full(
     paths = cfg.paths
     train_set = encode(read_split(paths.data, "train"), tokenizer, labels, cfg.model.max_length)
     eval_set = encode(read_split(paths.data, "validation"), tokenizer, labels, cfg.model.max_length)
-    resume_from = get_last_checkpoint(str(paths.checkpoints)) if cfg.train.resume and paths.checkpoints.is_dir() else None
+    resume_from = last_complete_checkpoint(paths.checkpoints) if cfg.train.resume and paths.checkpoints.is_dir() else None
     if cfg.train.resume and resume_from is None:
         log.warning("train.resume=true but %s holds no checkpoint; starting from scratch", paths.checkpoints)
     if resume_from is None and paths.checkpoints.exists():
@@ -168,7 +205,7 @@ def _fit_full(
         callbacks=[EarlyStoppingCallback(cfg.train.early_stopping_patience), MlflowLogCallback(run_id)],
     )
     started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=resume_from)
+    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - started
     best = trainer.evaluate()  # the best checkpoint is loaded at the end, so this scores the kept model
     details = {
