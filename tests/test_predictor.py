@@ -150,3 +150,11 @@ def test_failed_gate_keeps_the_previous_export(pipeline_run, monkeypatch, tmp_pa
     assert (cfg.paths.export / "manifest.json").read_text() == before
     parity = json.loads((cfg.paths.reports / "parity.json").read_text())
     assert parity["passed"] is False and parity["failures"]
+
+
+def test_loading_an_export_tokenizer_gives_no_false_mistral_warning(pipeline_run, capfd):
+    """transformers 4.57.6 tells every local folder with a config.json to use fix_mistral_regex; pipeline/ mutes it."""
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(pipeline_run["cfg"].paths.export)
+    assert "fix_mistral_regex" not in capfd.readouterr().err
