@@ -19,7 +19,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import anyio
 import bentoml
@@ -39,6 +39,13 @@ BATCH_SIZES = bentoml.metrics.Histogram(
     documentation="Texts per onnxruntime call after adaptive batching",
     buckets=[1, 2, 4, 8, 16, 32, 64, 128, 256],
 )
+
+
+class TextResult(NamedTuple):
+    """One text's class probabilities and whether it was cut at the model's max length."""
+
+    probs: np.ndarray
+    truncated: bool
 
 
 def _overloaded() -> None:
@@ -74,8 +81,9 @@ class TextClassifier:
     ) -> list[dict[str, Any]]:
         """Classify texts: one prediction per text, in input order."""
         self._validate(texts, top_k)
-        probs, truncated = await self._batched(texts)
-        return [p.to_dict() for p in self.predictor.rank(probs, truncated, top_k)]
+        rows = await self._batched(texts)
+        probs = np.stack([row.probs for row in rows])
+        return [p.to_dict() for p in self.predictor.rank(probs, [row.truncated for row in rows], top_k)]
 
     def _validate(self, texts: list[str], top_k: int) -> None:
         if not texts:
@@ -92,8 +100,13 @@ class TextClassifier:
         except ValueError as err:
             raise InvalidArgument(str(err)) from None
 
-    async def _infer_requests(self, requests: Sequence[list[str]]) -> list[tuple[np.ndarray, list[bool]]]:
-        """Inference for the texts of every request the dispatcher merged; results split back per request."""
+    async def _infer_requests(self, requests: Sequence[list[str]]) -> list[list[TextResult]]:
+        """Inference for the texts of every request the dispatcher merged; results split back per request.
+
+        Each request's result is a list with one entry per text, like its input: when the dispatcher splits a
+        request across two batches, it joins the halves' results by concatenating them, which keeps one entry
+        per text in order only for a container whose length is the number of texts (a `(probs, truncated)`
+        pair would be joined into four items)."""
         texts = [text for request in requests for text in request]
         self.batch_sizes[len(texts)] += 1
         BATCH_SIZES.observe(len(texts))
@@ -103,9 +116,10 @@ class TextClassifier:
         out, start = [], 0
         for request in requests:
             end = start + len(request)
-            out.append((probs[start:end], truncated[start:end]))
+            out.append([TextResult(p, cut) for p, cut in zip(probs[start:end], truncated[start:end])])
             start = end
         return out
+
     @info_app.get("/metadata")
     def metadata(self) -> dict[str, Any]:
         """What is being served: labels, model, MLflow run, quantization, limits, test scores, batch sizes."""
