@@ -30,6 +30,8 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from pipeline.predictor import Predictor, softmax
+from serving import request_log
+from serving.body_limit import BodyLimit
 from serving.settings import SETTINGS
 
 log = logging.getLogger("bentoml.textclf")
@@ -39,6 +41,7 @@ BATCH_SIZES = bentoml.metrics.Histogram(
     documentation="Texts per onnxruntime call after adaptive batching",
     buckets=[1, 2, 4, 8, 16, 32, 64, 128, 256],
 )
+request_log.install()
 
 
 class TextResult(NamedTuple):
@@ -46,6 +49,15 @@ class TextResult(NamedTuple):
 
     probs: np.ndarray
     truncated: bool
+
+
+def _encodable(text: str) -> bool:
+    """JSON may escape half a UTF-16 pair (`"\\ud800"`); the tokenizer cannot take such a string."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _overloaded() -> None:
@@ -77,7 +89,7 @@ class TextClassifier:
     async def classify(
         self,
         texts: Annotated[list[str], Field(description="Texts to classify, in order.")],
-        top_k: Annotated[int, Field(description="How many ranked labels to return per text.")] = 1,
+        top_k: Annotated[int, Field(strict=True, description="How many ranked labels to return per text.")] = 1,
     ) -> list[dict[str, Any]]:
         """Classify texts: one prediction per text, in input order."""
         self._validate(texts, top_k)
@@ -93,6 +105,8 @@ class TextClassifier:
         for i, text in enumerate(texts):
             if not text.strip():
                 raise InvalidArgument(f"texts[{i}] is empty or whitespace only")
+            if not text.isascii() and not _encodable(text):
+                raise InvalidArgument(f"texts[{i}] is not valid Unicode: it has a lone UTF-16 surrogate")
             if len(text) > SETTINGS.max_chars:
                 raise InvalidArgument(f"texts[{i}] has {len(text)} characters, over {SETTINGS.max_chars} (TEXTCLF_MAX_CHARS)")
         try:
@@ -132,6 +146,11 @@ class TextClassifier:
             "quantized": self.predictor.variant == "int8",
             "max_length": self.predictor.max_length,
             "metrics": manifest.get("metrics", {}),
-            "limits": {"max_items": SETTINGS.max_items, "max_chars": SETTINGS.max_chars},
+            "limits": {
+                "max_items": SETTINGS.max_items, "max_chars": SETTINGS.max_chars, "max_body_bytes": SETTINGS.max_body_bytes,
+            },
             "batch_sizes": {str(size): n for size, n in sorted(self.batch_sizes.items())},
         }
+
+
+TextClassifier.add_asgi_middleware(BodyLimit, max_bytes=SETTINGS.max_body_bytes)
