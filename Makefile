@@ -20,13 +20,14 @@ PYTEST_ARGS ?=
 PIP_ARGS ?=
 SHARED_SIB ?= ../shared/data/sib200/data/annotated
 SHOT_EXPERIMENT ?= textclf-compare
+SOAK_SECONDS ?= 600
 
 export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench test test-slow clean lock
+.PHONY: help setup prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench soak test test-slow clean lock
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -89,6 +90,9 @@ $(VENV)/.bench-installed: $(STAMP)
 
 bench: bento-model $(VENV)/.bench-installed ## measure and write reports/benchmarks.md (starts and stops its own server)
 	$(BIN)/python -m serving.bench --config $(CONFIG)
+
+soak: bento-model ## mixed load (16 clients) for SOAK_SECONDS (600) s: 5xx, latency, RSS growth, wrong answers -> reports/reliability.md
+	$(BIN)/python -m serving.soak --config $(CONFIG) --seconds $(SOAK_SECONDS)
 
 test: setup ## the test suite (offline; slow checks excluded)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +31,14 @@ def _ready(url: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Server:
+    """A started server: its base URL, and its process for tests and the soak that signal it or measure it."""
+
+    url: str
+    process: subprocess.Popen
+
+
 @contextmanager
 def local_server(
     command: list[str], port: int, ready_path: str, env: dict[str, str] | None = None, timeout: float = 120,
@@ -37,6 +46,16 @@ def local_server(
 ) -> Iterator[str]:
     """Run an HTTP server command bound to 127.0.0.1:`port` in its own process group; yield its base URL once
     `ready_path` answers 200, and stop the whole group on exit, whatever happened (SIGTERM, then SIGKILL)."""
+    with local_process(command, port, ready_path, env, timeout, log) as server:
+        yield server.url
+
+
+@contextmanager
+def local_process(
+    command: list[str], port: int, ready_path: str, env: dict[str, str] | None = None, timeout: float = 120,
+    log: Path | None = None,
+) -> Iterator[Server]:
+    """`local_server`, yielding the `Server` with its process."""
     url = f"http://127.0.0.1:{port}"
     name = " ".join(command[:4])
     log_file = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
@@ -52,7 +71,7 @@ def local_server(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{name} was not ready within {timeout:.0f}s")
             time.sleep(0.5)
-        yield url
+        yield Server(url, process)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -70,5 +89,20 @@ def running_server(
 ) -> AbstractContextManager[str]:
     """`bentoml serve` of a service or a built Bento on a free port; yields the base URL once it is ready."""
     port = free_port()
-    command = [sys.executable, "-m", "bentoml", "serve", target, "--host", "127.0.0.1", "--port", str(port)]
-    return local_server(command, port, "/readyz", {"BENTOML_DO_NOT_TRACK": "true", **(env or {})}, timeout, log)
+    return local_server(_bentoml_serve(target, port), port, "/readyz", _bentoml_env(env), timeout, log)
+
+
+def running_process(
+    target: str = "serving.service:TextClassifier", env: dict[str, str] | None = None, timeout: float = 120, log: Path | None = None
+) -> AbstractContextManager[Server]:
+    """`running_server`, yielding the `Server` with its process."""
+    port = free_port()
+    return local_process(_bentoml_serve(target, port), port, "/readyz", _bentoml_env(env), timeout, log)
+
+
+def _bentoml_serve(target: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "bentoml", "serve", target, "--host", "127.0.0.1", "--port", str(port)]
+
+
+def _bentoml_env(env: dict[str, str] | None) -> dict[str, str]:
+    return {"BENTOML_DO_NOT_TRACK": "true", **(env or {})}

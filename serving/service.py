@@ -19,7 +19,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import anyio
 import bentoml
@@ -30,6 +30,8 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from pipeline.predictor import Predictor, softmax
+from serving import request_log
+from serving.body_limit import BodyLimit
 from serving.settings import SETTINGS
 
 log = logging.getLogger("bentoml.textclf")
@@ -39,6 +41,23 @@ BATCH_SIZES = bentoml.metrics.Histogram(
     documentation="Texts per onnxruntime call after adaptive batching",
     buckets=[1, 2, 4, 8, 16, 32, 64, 128, 256],
 )
+request_log.install()
+
+
+class TextResult(NamedTuple):
+    """One text's class probabilities and whether it was cut at the model's max length."""
+
+    probs: np.ndarray
+    truncated: bool
+
+
+def _encodable(text: str) -> bool:
+    """JSON may escape half a UTF-16 pair (`"\\ud800"`); the tokenizer cannot take such a string."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _overloaded() -> None:
@@ -70,12 +89,13 @@ class TextClassifier:
     async def classify(
         self,
         texts: Annotated[list[str], Field(description="Texts to classify, in order.")],
-        top_k: Annotated[int, Field(description="How many ranked labels to return per text.")] = 1,
+        top_k: Annotated[int, Field(strict=True, description="How many ranked labels to return per text.")] = 1,
     ) -> list[dict[str, Any]]:
         """Classify texts: one prediction per text, in input order."""
         self._validate(texts, top_k)
-        probs, truncated = await self._batched(texts)
-        return [p.to_dict() for p in self.predictor.rank(probs, truncated, top_k)]
+        rows = await self._batched(texts)
+        probs = np.stack([row.probs for row in rows])
+        return [p.to_dict() for p in self.predictor.rank(probs, [row.truncated for row in rows], top_k)]
 
     def _validate(self, texts: list[str], top_k: int) -> None:
         if not texts:
@@ -85,6 +105,8 @@ class TextClassifier:
         for i, text in enumerate(texts):
             if not text.strip():
                 raise InvalidArgument(f"texts[{i}] is empty or whitespace only")
+            if not text.isascii() and not _encodable(text):
+                raise InvalidArgument(f"texts[{i}] is not valid Unicode: it has a lone UTF-16 surrogate")
             if len(text) > SETTINGS.max_chars:
                 raise InvalidArgument(f"texts[{i}] has {len(text)} characters, over {SETTINGS.max_chars} (TEXTCLF_MAX_CHARS)")
         try:
@@ -92,8 +114,13 @@ class TextClassifier:
         except ValueError as err:
             raise InvalidArgument(str(err)) from None
 
-    async def _infer_requests(self, requests: Sequence[list[str]]) -> list[tuple[np.ndarray, list[bool]]]:
-        """Inference for the texts of every request the dispatcher merged; results split back per request."""
+    async def _infer_requests(self, requests: Sequence[list[str]]) -> list[list[TextResult]]:
+        """Inference for the texts of every request the dispatcher merged; results split back per request.
+
+        Each request's result is a list with one entry per text, like its input: when the dispatcher splits a
+        request across two batches, it joins the halves' results by concatenating them, which keeps one entry
+        per text in order only for a container whose length is the number of texts (a `(probs, truncated)`
+        pair would be joined into four items)."""
         texts = [text for request in requests for text in request]
         self.batch_sizes[len(texts)] += 1
         BATCH_SIZES.observe(len(texts))
@@ -103,9 +130,10 @@ class TextClassifier:
         out, start = [], 0
         for request in requests:
             end = start + len(request)
-            out.append((probs[start:end], truncated[start:end]))
+            out.append([TextResult(p, cut) for p, cut in zip(probs[start:end], truncated[start:end])])
             start = end
         return out
+
     @info_app.get("/metadata")
     def metadata(self) -> dict[str, Any]:
         """What is being served: labels, model, MLflow run, quantization, limits, test scores, batch sizes."""
@@ -118,6 +146,11 @@ class TextClassifier:
             "quantized": self.predictor.variant == "int8",
             "max_length": self.predictor.max_length,
             "metrics": manifest.get("metrics", {}),
-            "limits": {"max_items": SETTINGS.max_items, "max_chars": SETTINGS.max_chars},
+            "limits": {
+                "max_items": SETTINGS.max_items, "max_chars": SETTINGS.max_chars, "max_body_bytes": SETTINGS.max_body_bytes,
+            },
             "batch_sizes": {str(size): n for size, n in sorted(self.batch_sizes.items())},
         }
+
+
+TextClassifier.add_asgi_middleware(BodyLimit, max_bytes=SETTINGS.max_body_bytes)

@@ -41,6 +41,7 @@ class ServeSettings:
     quantized: bool | None  # None: int8 when the export has it, else fp32
     max_items: int
     max_chars: int
+    max_body_bytes: int
     max_batch_size: int
     max_latency_ms: int
     inference_batch_size: int
@@ -54,6 +55,9 @@ class ServeSettings:
             quantized=_flag("TEXTCLF_QUANTIZED"),
             max_items=_int("TEXTCLF_MAX_ITEMS", 64),
             max_chars=_int("TEXTCLF_MAX_CHARS", 20_000),
+            # 16 MiB holds 64 texts of 20,000 characters even when a client's JSON encoder escapes every
+            # character as a \uXXXX surrogate pair (12 bytes), and refuses anything bigger before parsing it.
+            max_body_bytes=_int("TEXTCLF_MAX_BODY_BYTES", 16 * 1024 * 1024),
             max_batch_size=_int("TEXTCLF_MAX_BATCH_SIZE", 64),
             max_latency_ms=_int("TEXTCLF_MAX_LATENCY_MS", 2_000),
             # A merged batch is length-sorted and cut into onnxruntime calls of this size, so short texts
