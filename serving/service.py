@@ -19,6 +19,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 import anyio
@@ -29,7 +30,7 @@ from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from fastapi import FastAPI
 from pydantic import Field
 
-from pipeline.predictor import Predictor, softmax
+from pipeline.predictor import Predictor, read_manifest, softmax
 from serving import request_log
 from serving.body_limit import BodyLimit
 from serving.settings import SETTINGS
@@ -154,3 +155,11 @@ class TextClassifier:
 
 
 TextClassifier.add_asgi_middleware(BodyLimit, max_bytes=SETTINGS.max_body_bytes)
+
+
+# `bentoml serve` imports this module in its first process, before it starts a worker. Checking the model
+# here (every file against the manifest's sha256) stops the server at once with the broken file named;
+# found only in the worker, the same error made BentoML's supervisor restart the worker forever.
+_stored = TextClassifier.inner.bento_model.stored  # None when absent: BentoML then names the missing tag itself
+if _stored is not None:
+    read_manifest(Path(_stored.path))
