@@ -21,6 +21,7 @@ PIP_ARGS ?=
 SHARED_SIB ?= ../shared/data/sib200/data/annotated
 SHOT_EXPERIMENT ?= textclf-compare
 SOAK_SECONDS ?= 600
+SOAK_ARGS ?=
 
 export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
@@ -91,8 +92,8 @@ $(VENV)/.bench-installed: $(STAMP)
 bench: bento-model $(VENV)/.bench-installed ## measure and write reports/benchmarks.md (starts and stops its own server)
 	$(BIN)/python -m serving.bench --config $(CONFIG)
 
-soak: bento-model ## mixed load (16 clients) for SOAK_SECONDS (600) s: 5xx, latency, RSS growth, wrong answers -> reports/reliability.md
-	$(BIN)/python -m serving.soak --config $(CONFIG) --seconds $(SOAK_SECONDS)
+soak: bento-model ## mixed load (16 clients) for SOAK_SECONDS (600) s on the fp32 model (SOAK_ARGS=--quantized: int8): 5xx, latency, RSS, wrong answers -> reports/reliability.md
+	$(BIN)/python -m serving.soak --config $(CONFIG) --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 test: setup ## the test suite (offline; slow checks excluded)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
