@@ -232,7 +232,7 @@ def _fit_head(
         frame = read_split(paths.data, split)
         texts = frame["text"].tolist()
         key = {"data": fingerprint, "split": split, "encoder": cfg.model.name_or_path, "max_length": cfg.model.max_length,
-               "prefix": cfg.model.text_prefix, "seed": cfg.train.seed}
+               "prefix": cfg.model.text_prefix}
         started = time.perf_counter()
         features, hit = head_training.cached_features(
             paths.artifacts / "features", key,

@@ -72,10 +72,6 @@ class MixedResult:
     samples: list[tuple[list[str], int, list[dict]]] = field(default_factory=list)  # kept valid answers
 
     @property
-    def requests(self) -> int:
-        return sum(self.statuses.values()) + self.dropped
-
-    @property
     def server_errors(self) -> int:
         return sum(n for status, n in self.statuses.items() if status >= 500)
 
