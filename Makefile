@@ -57,9 +57,9 @@ explain: setup ## attention heatmaps and a t-SNE map of the trained model: repor
 	$(BIN)/pipeline explain --config $(CONFIG) $(ARGS)
 
 compare: setup ## train every model kind on CONFIG (and SIB-200 when ../shared/data exists): reports/model-comparison*.md
-	$(BIN)/python -m pipeline.comparison --train $(CONFIG)
+	$(BIN)/python -m pipeline.tools.comparison --train $(CONFIG)
 	@if [ -d "$(SHARED_SIB)" ]; then \
-		$(BIN)/python -m pipeline.comparison --train configs/sib200-topic.yaml --output reports/model-comparison-sib200.md \
+		$(BIN)/python -m pipeline.tools.comparison --train configs/sib200-topic.yaml --output reports/model-comparison-sib200.md \
 			--set data.source=folder --set data.folder=$(SHARED_SIB); \
 	else echo "skipping the SIB-200 comparison: $(SHARED_SIB) not found"; fi
 
@@ -68,7 +68,7 @@ ui: setup ## the MLflow UI on http://127.0.0.1:$(UI_PORT)
 		--host 127.0.0.1 --port $(UI_PORT)
 
 screenshots: setup ## MLflow UI screenshots of SHOT_EXPERIMENT (textclf-compare) in headless chromium: reports/mlflow-ui-*.png
-	$(BIN)/python -m pipeline.ui_screenshot --config $(CONFIG) --experiment $(SHOT_EXPERIMENT)
+	$(BIN)/python -m pipeline.tools.ui_screenshot --config $(CONFIG) --experiment $(SHOT_EXPERIMENT)
 
 bento-model: setup ## import the export folder into the BentoML model store (once per export)
 	$(BIN)/python -m serving.model_store "$$($(BIN)/pipeline config --config $(CONFIG) --path export)"
@@ -82,7 +82,7 @@ bento: bento-model ## build a Bento (model included); serve it with `bentoml ser
 		$(BIN)/bentoml build --output tag
 
 loadtest: setup ## drive a running service ($(URL)) with CLIENTS clients sending PER_REQUEST texts each for SECONDS s
-	$(BIN)/python -m serving.loadtest --url $(URL) --clients $(CLIENTS) --seconds $(SECONDS) --texts-per-request $(PER_REQUEST) \
+	$(BIN)/python -m pipeline.tools.loadtest --url $(URL) --clients $(CLIENTS) --seconds $(SECONDS) --texts-per-request $(PER_REQUEST) \
 		--texts "$$($(BIN)/pipeline config --config $(CONFIG) --path data)/test.jsonl"
 
 $(VENV)/.bench-installed: $(STAMP)
@@ -90,10 +90,10 @@ $(VENV)/.bench-installed: $(STAMP)
 	touch $@
 
 bench: bento-model $(VENV)/.bench-installed ## measure and write reports/benchmarks.md (starts and stops its own server)
-	$(BIN)/python -m serving.bench --config $(CONFIG)
+	$(BIN)/python -m pipeline.tools.bench --config $(CONFIG)
 
 soak: bento-model ## mixed load (16 clients) for SOAK_SECONDS (600) s on the fp32 model (SOAK_ARGS=--quantized: int8): 5xx, latency, RSS, wrong answers -> reports/reliability.md
-	$(BIN)/python -m serving.soak --config $(CONFIG) --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
+	$(BIN)/python -m pipeline.tools.soak --config $(CONFIG) --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 test: setup ## the test suite (offline; slow checks excluded)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.config import Config, ConfigError, load_config
+from pipeline.config import Config, load_config
+from pipeline.errors import PipelineError
 
 STAGES: dict[str, str] = {
     "prepare": "read, clean and split the data; make the tokenizer; report coverage",
@@ -29,45 +30,24 @@ def _entry(stage: str) -> Callable[[Config], object]:
     """The function behind a stage name (every stage but `config`, which main() answers itself)."""
     # Imported lazily: `pipeline config` should not pay for importing torch and transformers.
     if stage == "prepare":
-        from pipeline.prepare import prepare
+        from pipeline.stages.prepare import prepare
 
         return prepare
     if stage == "train":
-        from pipeline.train import train
+        from pipeline.stages.train import train
 
         return train
     if stage == "evaluate":
-        from pipeline.evaluation import evaluate
+        from pipeline.stages.evaluate import evaluate
 
         return evaluate
     if stage == "export":
-        from pipeline.export import export
+        from pipeline.stages.export import export
 
         return export
-    from pipeline.explain import explain
+    from pipeline.stages.explain import explain
 
     return explain
-
-
-def _early_errors() -> tuple[type[BaseException], ...]:
-    """Known errors raised before a stage starts, from modules that do not import torch.
-
-    main() matches these first, so a refused or misconfigured command answers in a second instead of
-    after the ten seconds _expected_errors() spends importing torch, ONNX and the MLflow pyfunc flavour.
-    """
-    from pipeline.runlock import RunLockedError
-    from pipeline.tracking import TrackingError
-
-    return (ConfigError, FileNotFoundError, RunLockedError, TrackingError)
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from pipeline.export import ParityError
-    from pipeline.model_source import ModelSourceError
-    from pipeline.predictor import ArtifactError
-    from pipeline.sources import DataError
-
-    return (DataError, ArtifactError, ParityError, ModelSourceError)
 
 
 def _run_stage(stage: str, cfg: Config) -> object:
@@ -77,8 +57,8 @@ def _run_stage(stage: str, cfg: Config) -> object:
     second process on the same run, is reported in seconds instead of after prepare or training.
     """
     # Imported here: `pipeline config` should not pay for importing MLflow.
-    from pipeline import tracking
-    from pipeline.runlock import run_lock
+    from pipeline.stages import tracking
+    from pipeline.stages.runlock import run_lock
 
     tracking.check_reachable(tracking.tracking_uri(cfg))
     with run_lock(cfg, stage):
@@ -108,7 +88,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from pipeline.predict import predict_file
+    from pipeline.runtime.predict import predict_file
 
     export_dir = args.export or load_config(args.config).paths.export
     count = predict_file(
@@ -133,13 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), end="")
             return 0
         result = _run_stage(args.stage, cfg)
-    except Exception as err:
-        if not isinstance(err, _early_errors()):
-            # Imported only now: `pipeline config` should not pay for importing torch and transformers.
-            # A bad top_k is a ValueError from the predictor: an input error for predict, a bug anywhere else.
-            expected = (*_expected_errors(), ValueError) if args.stage == "predict" else _expected_errors()
-            if not isinstance(err, expected):
-                raise
+    except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.stage == "evaluate":

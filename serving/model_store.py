@@ -10,7 +10,7 @@ from pathlib import Path
 import bentoml
 from bentoml.exceptions import NotFound
 
-from pipeline.predictor import MANIFEST, ArtifactError, read_manifest, sha256
+from pipeline.runtime.predictor import MANIFEST, ArtifactError, read_manifest, sha256
 
 DEFAULT_NAME = "textclf"
 

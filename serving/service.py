@@ -30,7 +30,7 @@ from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from fastapi import FastAPI
 from pydantic import Field
 
-from pipeline.predictor import Predictor, read_manifest, softmax
+from pipeline.runtime.predictor import InputError, Predictor, read_manifest, softmax
 from serving import request_log
 from serving.body_limit import BodyLimit
 from serving.settings import SETTINGS
@@ -112,7 +112,7 @@ class TextClassifier:
                 raise InvalidArgument(f"texts[{i}] has {len(text)} characters, over {SETTINGS.max_chars} (TEXTCLF_MAX_CHARS)")
         try:
             self.predictor.check_top_k(top_k)
-        except ValueError as err:
+        except InputError as err:
             raise InvalidArgument(str(err)) from None
 
     async def _infer_requests(self, requests: Sequence[list[str]]) -> list[list[TextResult]]:

@@ -62,10 +62,10 @@ def tiny_config(root: Path, **extra: str) -> Config:
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """prepare -> train -> evaluate -> export once on tiny data; many tests read its outputs."""
-    from pipeline.evaluation import evaluate
-    from pipeline.export import export
-    from pipeline.prepare import prepare
-    from pipeline.train import train
+    from pipeline.stages.evaluate import evaluate
+    from pipeline.stages.export import export
+    from pipeline.stages.prepare import prepare
+    from pipeline.stages.train import train
 
     root = tmp_path_factory.mktemp("pipeline")
     cfg = tiny_config(root)
@@ -84,3 +84,23 @@ def bento_model(pipeline_run):
     from serving.model_store import import_export
 
     return import_export(pipeline_run["cfg"].paths.export)
+
+
+MIXED_TEXTS = [
+    "Bonjour !", "Das ist ein sehr langer deutscher Satz. " * 40, "مرحبا 👋 世界", "ÉCOLE  élève\tcafé",
+    "Привет, как дела?", "ሰላም ነው", "日本語のテキスト", "x", "   spaces   around   ",
+]
+
+
+def encoding_matches_transformers(predictor) -> None:  # noqa: ANN001 - a runtime Predictor
+    """The runtime reads tokenizer.json with `tokenizers`; transformers' AutoTokenizer is what training used."""
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(predictor.export_dir)
+    expected = reference(MIXED_TEXTS, truncation=True, max_length=predictor.max_length)["input_ids"]
+    feed, truncated = predictor._encode(MIXED_TEXTS)
+    for row, ids in enumerate(expected):
+        assert feed["input_ids"][row, : len(ids)].tolist() == ids, MIXED_TEXTS[row]
+        assert feed["attention_mask"][row].sum() == len(ids)
+        assert (feed["input_ids"][row, len(ids):] == reference.pad_token_id).all()
+    assert truncated == [len(reference(t)["input_ids"]) > predictor.max_length for t in MIXED_TEXTS]

@@ -13,7 +13,7 @@ import pytest
 from bentoml.exceptions import InvalidArgument
 
 from serving.request_log import BENTOML_ERROR_LOGGER, ClientErrorFilter
-from serving.server import running_server
+from pipeline.tools.local_server import running_server
 
 OK = '"texts": ["ok"]'
 NESTED = b"[" * 100_000 + b"]" * 100_000

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from serving.server import ROOT, running_server
+from pipeline.tools.local_server import ROOT, running_server
 
 pytestmark = pytest.mark.slow
 

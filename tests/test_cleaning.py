@@ -3,9 +3,10 @@
 import pandas as pd
 import pytest
 
-from pipeline.cleaning import clean
+from pipeline.data.cleaning import clean
 from pipeline.config import DataConfig
-from pipeline.sources import DataError, RawData
+from pipeline.data.sources import RawData
+from pipeline.errors import DataError
 
 
 def frame(rows):

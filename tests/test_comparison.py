@@ -1,4 +1,4 @@
-from pipeline.comparison import load, main, table
+from pipeline.tools.comparison import load, main, table
 
 
 def test_table_from_finished_runs(pipeline_run, capsys):
@@ -17,7 +17,7 @@ def test_missing_run_is_a_clear_error(tmp_path, capsys):
 
 def test_compare_trains_each_kind_into_one_report(tmp_path):
     from conftest import ROOT, tiny_overrides
-    from pipeline.comparison import compare
+    from pipeline.tools.comparison import compare
 
     overrides = tuple(o for o in tiny_overrides(tmp_path) if not o.startswith("export.registered_model_name"))
     out = compare(ROOT / "configs/default.yaml", ("ngram_mlp", "textcnn"), tmp_path / "comparison.md", overrides)

@@ -5,12 +5,12 @@ import json
 import pytest
 
 from conftest import tiny_config
-from pipeline.course import KINDS
-from pipeline.evaluation import evaluate
-from pipeline.export import export
-from pipeline.predictor import Predictor
-from pipeline.prepare import read_split
-from pipeline.train import train
+from pipeline.models.course import KINDS
+from pipeline.stages.evaluate import evaluate
+from pipeline.stages.export import export
+from pipeline.runtime.predictor import Predictor
+from pipeline.stages.prepare import read_split
+from pipeline.stages.train import train
 
 
 @pytest.mark.parametrize("kind", KINDS)

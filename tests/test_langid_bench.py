@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from pipeline.langid_bench import SIB_FOLDERS, ToolResult, markdown, sib_sentences
+from pipeline.tools.langid_bench import SIB_FOLDERS, ToolResult, markdown, sib_sentences
 
 
 def test_reads_test_sentences_per_language(tmp_path):

@@ -28,7 +28,7 @@ def test_labels_argument_restricts_the_average():
 
 
 def test_per_script_and_zero_shot_summaries():
-    from pipeline.evaluation import _by_script_and_transfer
+    from pipeline.stages.evaluate import _by_script_and_transfer
 
     languages = {
         "eng_Latn": {"accuracy": 0.9}, "yor_Latn": {"accuracy": 0.4}, "rus_Cyrl": {"accuracy": 0.8}, "ukr_Cyrl": {"accuracy": 0.6},

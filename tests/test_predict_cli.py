@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
-from pipeline.predictor import Predictor
+from pipeline.runtime.predictor import Predictor
 
 
 @pytest.fixture

@@ -6,13 +6,14 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import tiny_config
-from pipeline.modeling import load_trained
-from pipeline.export import ParityError, compare, export
-from pipeline.inference import torch_logits
-from pipeline.predictor import ArtifactError, Predictor
-from pipeline.prepare import read_split
-from pipeline.scoring import groups_of
+from conftest import encoding_matches_transformers, tiny_config
+from pipeline.models.modeling import load_trained
+from pipeline.errors import ParityError
+from pipeline.stages.export import compare, export
+from pipeline.models.torch_inference import torch_logits
+from pipeline.runtime.predictor import ArtifactError, Predictor
+from pipeline.stages.prepare import read_split
+from pipeline.metrics.groups import groups_of
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,10 @@ def test_labels_match_the_pytorch_model(pipeline_run, predictor):
     assert [p.label for p in fp32.predict(texts)] == expected
     agree = np.mean([p.label == e for p, e in zip(predictor.predict(texts), expected)])
     assert agree >= 0.99
+
+
+def test_token_ids_match_transformers(predictor):
+    encoding_matches_transformers(predictor)
 
 
 def test_feeds_only_declared_inputs(predictor):

@@ -13,11 +13,11 @@ from pathlib import Path
 import bentoml
 import pytest
 
-from pipeline.predictor import Predictor, read_manifest
-from pipeline.prepare import read_split
-from serving import mixed_load
+from pipeline.runtime.predictor import Predictor, read_manifest
+from pipeline.stages.prepare import read_split
+from pipeline.tools import mixed_load
 from serving.model_store import import_export
-from serving.server import running_process, running_server
+from pipeline.tools.local_server import running_process, running_server
 
 
 def _env(tag, **extra: str) -> dict[str, str]:

@@ -8,10 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pipeline.predictor import Predictor
-from pipeline.prepare import read_split
-from serving import bench, loadtest
-from serving.server import running_server
+from pipeline.runtime.predictor import Predictor
+from pipeline.stages.prepare import read_split
+from pipeline.tools import bench
+from pipeline.tools import loadtest
+from pipeline.tools.local_server import running_server
 
 
 def post(url, body):

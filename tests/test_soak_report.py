@@ -1,4 +1,4 @@
-from serving.soak import SoakFigures, markdown, verdict
+from pipeline.tools.soak import SoakFigures, markdown, verdict
 
 
 def figures(**overrides) -> SoakFigures:

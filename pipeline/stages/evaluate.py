@@ -1,0 +1,221 @@
+"""Stage 3: score the trained model on the test split, overall, per class and per language.
+
+Writes reports/<run>/metrics.json, evaluation.md, confusion_matrix.png and per_language.png, and logs
+them all to the evaluate stage run. The worst language is named at the top of the report, because an
+average over 60 languages can hide one that fails completely.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+
+from pipeline.stages import plots
+from pipeline.stages import tracking
+from pipeline.config import Config
+from pipeline.models.torch_inference import torch_logits
+from pipeline.machine import describe
+from pipeline.metrics import classification_scores
+from pipeline.models.modeling import load_trained, model_name
+from pipeline.stages.prepare import read_labels, read_split
+from pipeline.metrics.groups import ALL, groups_of, per_group
+from pipeline.runtime.predictor import ArtifactError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvaluationResult:
+    metrics: dict
+    report: Path
+
+
+def _markdown(cfg: Config, metrics: dict, confusions: list[tuple[str, str, int]]) -> str:
+    languages = metrics["per_language"]
+    lines = [
+        f"# Evaluation: {cfg.run_name}",
+        "",
+        f"Model: `{model_name(cfg.model)}` (kind `{cfg.model.kind}`), max_length {cfg.model.max_length}. Test rows: {metrics['test_rows']}. "
+        f"Written by `pipeline evaluate` (`make evaluate`) on {describe()}.",
+        "",
+        f"**Accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}.**",
+    ]
+    if metrics.get("worst_language"):
+        worst = metrics["worst_language"]
+        lines += ["", f"**Worst language: {worst} (accuracy {languages[worst]['accuracy']:.4f}, macro-F1 {languages[worst]['macro_f1']:.4f}).**"]
+        lines += [
+            "",
+            "## Per language (worst first)",
+            "",
+            f"F1 per language: {metrics['per_language_f1']}.",
+            "",
+            "| language | rows | accuracy | F1 |",
+            "|---|---|---|---|",
+            *[
+                f"| {name} | {s['n']} | {s['accuracy']:.4f} | {s['macro_f1']:.4f} |"
+                for name, s in sorted(languages.items(), key=lambda kv: kv[1]["accuracy"])
+            ],
+            "",
+            "![per language](per_language.png)",
+        ]
+    transfer = metrics.get("transfer")
+    if transfer:
+        under = ", ".join(f"{n} {a:.3f}" for n, a in transfer["zero_shot_under_0.5"].items()) or "none"
+        lines += [
+            "",
+            "## Cross-lingual transfer",
+            "",
+            f"Trained on {', '.join(transfer['train_languages'])} only (data.train_languages). "
+            f"Average accuracy: {transfer['trained_accuracy']:.4f} on the training languages, "
+            f"**{transfer['zero_shot_accuracy']:.4f} zero-shot** over {transfer['zero_shot_languages']} languages.",
+            "",
+            f"Zero-shot languages under 0.5 accuracy: {under}.",
+        ]
+    scripts = metrics.get("per_script")
+    if scripts:
+        lines += [
+            "",
+            "## Per script (worst first)",
+            "",
+            "Mean of the per-language accuracies of each script, and its worst language.",
+            "",
+            "| script | languages | mean accuracy | worst language |",
+            "|---|---|---|---|",
+            *[
+                f"| {name} | {s['languages']} | {s['accuracy']:.4f} | {s['worst']} {s['worst_accuracy']:.4f} |"
+                for name, s in sorted(scripts.items(), key=lambda kv: kv[1]["accuracy"])
+            ],
+        ]
+    per_class = metrics["per_class"]
+    lines += [
+        "",
+        "## Per class",
+        "",
+        "| label | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {label} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} | {s['support']} |"
+            for label, s in sorted(per_class.items(), key=lambda kv: kv[1]["f1"])
+        ],
+        "",
+        "## Most frequent confusions",
+        "",
+        "| true | predicted | count |",
+        "|---|---|---|",
+        *([f"| {t} | {p} | {n} |" for t, p, n in confusions] or ["| (none) | | 0 |"]),
+        "",
+        "![confusion matrix](confusion_matrix.png)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _by_script_and_transfer(languages: dict[str, dict], train_languages: list[str]) -> dict:
+    """Per-script means for Flores-style codes (`yor_Latn`), and zero-shot against trained languages, so a
+    cross-lingual run says plainly where transfer fails instead of averaging it away."""
+    extra: dict = {}
+    if languages and all(re.fullmatch(r"[a-z]{2,3}_[A-Z][a-z]{3}", n) for n in languages):
+        by_script: dict[str, list[str]] = {}
+        for name in languages:
+            by_script.setdefault(name.split("_")[1], []).append(name)
+        extra["per_script"] = {
+            script: {
+                "languages": len(names),
+                "accuracy": float(np.mean([languages[n]["accuracy"] for n in names])),
+                "worst": (worst := min(names, key=lambda n: languages[n]["accuracy"])),
+                "worst_accuracy": languages[worst]["accuracy"],
+            }
+            for script, names in by_script.items()
+        }
+    zero_shot = [n for n in languages if n not in train_languages]
+    if train_languages and zero_shot:
+        extra["transfer"] = {
+            "train_languages": train_languages,
+            "trained_accuracy": float(np.mean([languages[n]["accuracy"] for n in languages if n in train_languages])),
+            "zero_shot_languages": len(zero_shot),
+            "zero_shot_accuracy": float(np.mean([languages[n]["accuracy"] for n in zero_shot])),
+            "zero_shot_under_0.5": {
+                n: languages[n]["accuracy"] for n in sorted(zero_shot, key=lambda n: languages[n]["accuracy"])
+                if languages[n]["accuracy"] < 0.5
+            },
+        }
+    return extra
+
+
+def evaluate(cfg: Config) -> EvaluationResult:
+    labels = read_labels(cfg.paths.data)
+    test = read_split(cfg.paths.data, "test")
+    model, tokenizer = load_trained(cfg.paths.model)
+    model_labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if model_labels != labels:
+        raise ArtifactError(f"{cfg.paths.model} was trained on other labels than {cfg.paths.data}/labels.json: retrain")
+    label2id = {label: i for i, label in enumerate(labels)}
+    references = np.array([label2id[x] for x in test["label"]])
+    logits = torch_logits(model, tokenizer, test["text"].tolist(), cfg.model.max_length, cfg.evaluate.batch_size)
+    predictions = logits.argmax(axis=-1)
+
+    overall = classification_scores(predictions, references, labels=list(range(len(labels))))
+    pc = overall["per_class"]
+    per_class = {
+        labels[i]: {"precision": pc["precision"][k], "recall": pc["recall"][k], "f1": pc["f1"][k], "support": pc["support"][k]}
+        for k, i in enumerate(pc["labels"])
+    }
+    groups = groups_of(test)
+    languages = {} if set(groups) == {ALL} else per_group(references, predictions, groups)
+    language_id = bool(languages) and bool((test["label"] == test["language"]).all())
+    if language_id:
+        # When the label is the language, a language's F1 is its class F1 on the whole test set: texts of
+        # other languages predicted as this one count against its precision.
+        for name, scores in languages.items():
+            scores["macro_f1"] = per_class[name]["f1"]
+    worst = min(languages, key=lambda n: (languages[n]["accuracy"], languages[n]["macro_f1"])) if languages else None
+    metrics = {
+        "run_name": cfg.run_name,
+        "test_rows": len(test),
+        "accuracy": overall["accuracy"],
+        "macro_f1": overall["macro_f1"],
+        "macro_precision": overall["macro_precision"],
+        "macro_recall": overall["macro_recall"],
+        "worst_language": worst,
+        "per_language_f1": "class F1 on the whole test set (the label is the language)" if language_id
+        else "macro-F1 over the labels in the language's rows",
+        "per_language": languages,
+        "per_class": per_class,
+    }
+    metrics |= _by_script_and_transfer(languages, cfg.data.train_languages)
+    pairs = Counter((labels[r], labels[p]) for r, p in zip(references, predictions) if r != p)
+    confusions = [(t, p, n) for (t, p), n in pairs.most_common(15)]
+
+    out = cfg.paths.reports
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+    plots.confusion_png(references.tolist(), predictions.tolist(), labels, out / "confusion_matrix.png")
+    if languages:
+        plots.language_bars(languages, out / "per_language.png")
+    report = out / "evaluation.md"
+    report.write_text(_markdown(cfg, metrics, confusions), encoding="utf-8")
+
+    with tracking.stage_run(cfg, "evaluate"):
+        flat = {"test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"]}
+        flat |= {f"test_accuracy/{n}": s["accuracy"] for n, s in languages.items()}
+        flat |= {f"test_macro_f1/{n}": s["macro_f1"] for n, s in languages.items()}
+        mlflow.log_metrics(flat)
+        if worst:
+            mlflow.set_tag("worst_language", worst)
+        for name in ("metrics.json", "evaluation.md", "confusion_matrix.png", "per_language.png"):
+            if (out / name).is_file():
+                mlflow.log_artifact(str(out / name), artifact_path="reports")
+        parent = tracking.parent_run_id()
+        now = int(time.time() * 1000)
+        mlflow.tracking.MlflowClient().log_batch(
+            parent, metrics=[mlflow.entities.Metric(k, v, now, 0) for k, v in flat.items() if "/" not in k]
+        )
+    log.info("test accuracy %.4f, macro-F1 %.4f, worst language %s", metrics["accuracy"], metrics["macro_f1"], worst)
+    return EvaluationResult(metrics, report)

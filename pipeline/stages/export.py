@@ -1,0 +1,205 @@
+"""Stage 4: export to ONNX (fp32 and dynamic int8), gate on parity with PyTorch, register in MLflow.
+
+The export folder is the contract the service reads, and nothing else: model.onnx, model_quantized.onnx,
+the tokenizer files copied unchanged from prepare, config.json with id2label, labels.json, and
+manifest.json (labels, max length, MLflow run id, sha256 of every file, parity and test scores).
+
+It is built in a staging folder and swapped in only when the parity gate passes, so a failed export
+never destroys the last good one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+
+from pipeline.errors import MissingOutputError, ParityError
+from pipeline.stages import registry
+from pipeline.stages import tracking
+from pipeline.config import Config, ExportConfig
+from pipeline.models.course import KINDS
+from pipeline.models.course.onnx_export import export_onnx
+from pipeline.models.modeling import load_trained, model_name
+from pipeline.models.torch_inference import torch_logits
+from pipeline.metrics import classification_scores
+from pipeline.runtime.predictor import MANIFEST, Predictor, sha256
+from pipeline.stages.prepare import read_labels, read_split
+from pipeline.metrics.groups import groups_of, per_group
+
+log = logging.getLogger(__name__)
+
+FP32, INT8 = "model.onnx", "model_quantized.onnx"
+
+
+@dataclass
+class ExportResult:
+    export_dir: Path
+    parity: dict
+    model_uri: str
+
+
+def _onnx_export(cfg: Config, staging: Path) -> dict[str, str]:
+    from optimum.exporters.onnx import main_export
+    from optimum.onnxruntime import ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    if cfg.model.kind in KINDS or cfg.model.pooling == "mean":
+        # Course models and mean-pooling heads are types optimum does not know: torch.onnx.export with the
+        # same input and output names.
+        model, _ = load_trained(cfg.paths.model)
+        export_onnx(model, staging / FP32, opset=cfg.export.opset)
+        model.config.save_pretrained(staging)
+    else:
+        main_export(
+            str(cfg.paths.model), output=staging, task="text-classification", opset=cfg.export.opset, do_validation=False
+        )
+    models = {"fp32": FP32}
+    if cfg.export.quantize:
+        quantizer = ORTQuantizer.from_pretrained(staging, file_name=FP32)
+        settings = AutoQuantizationConfig.avx2(
+            is_static=False,
+            per_channel=cfg.export.quantize_per_channel,
+            operators_to_quantize=cfg.export.quantize_operators,
+        )
+        quantizer.quantize(settings, save_dir=staging)
+        models["int8"] = INT8
+    # The tokenizer and labels travel byte for byte from prepare; optimum's re-saved copies are replaced.
+    for file in (cfg.paths.data / "tokenizer").iterdir():
+        shutil.copy(file, staging / file.name)
+    shutil.copy(cfg.paths.data / "labels.json", staging / "labels.json")
+    for leftover in ("ort_config.json",):
+        (staging / leftover).unlink(missing_ok=True)
+    return models
+
+
+def _write_manifest(cfg: Config, staging: Path, labels: list[str], models: dict[str, str], extra: dict) -> None:
+    files = {p.name: sha256(p) for p in sorted(staging.iterdir()) if p.is_file() and p.name != MANIFEST}
+    manifest = {
+        "format_version": 1,
+        "run_name": cfg.run_name,
+        "model_name": model_name(cfg.model),
+        "model_kind": cfg.model.kind,
+        "labels": labels,
+        "max_length": cfg.model.max_length,
+        "models": models,
+        "default_model": "int8" if "int8" in models else "fp32",
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "files": files,
+        **extra,
+    }
+    (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def compare(
+    variant: str, reference: np.ndarray, predicted: np.ndarray, references: np.ndarray, groups, export_cfg: ExportConfig
+) -> tuple[dict, list[str]]:
+    """Score one ONNX variant against PyTorch's predictions; return its numbers and the gate's failures."""
+    torch_scores = per_group(references, reference, groups)
+    scores = per_group(references, predicted, groups)
+    drops = {g: torch_scores[g]["accuracy"] - scores[g]["accuracy"] for g in scores}
+    worst = max(drops, key=drops.get)
+    agreement = float((predicted == reference).mean())
+    overall = classification_scores(predicted, references)
+    numbers = {
+        "label_agreement": agreement,
+        "accuracy": overall["accuracy"],
+        "macro_f1": overall["macro_f1"],
+        "worst_language": worst,
+        "worst_language_accuracy_drop": drops[worst],
+        "per_language_accuracy_drop": drops,
+    }
+    failures = []
+    if agreement < export_cfg.min_label_agreement - 1e-9:
+        failures.append(
+            f"{variant}: labels agree with PyTorch on {agreement:.2%} of {len(predicted)} test texts, "
+            f"below export.min_label_agreement={export_cfg.min_label_agreement:.2%}"
+        )
+    if drops[worst] > export_cfg.max_language_accuracy_drop + 1e-9:  # 1 point allowed means exactly 1 point passes
+        failures.append(
+            f"{variant}: language {worst!r} loses {100 * drops[worst]:.2f} points of accuracy "
+            f"({torch_scores[worst]['accuracy']:.2%} -> {scores[worst]['accuracy']:.2%}), "
+            f"over export.max_language_accuracy_drop={100 * export_cfg.max_language_accuracy_drop:.2f}"
+        )
+    return numbers, failures
+
+
+def parity(cfg: Config, staging: Path, models: dict[str, str], labels: list[str]) -> dict:
+    """Compare each ONNX variant with PyTorch on the test split: label agreement and per-language accuracy."""
+    test = read_split(cfg.paths.data, "test")
+    texts = test["text"].tolist()
+    label2id = {label: i for i, label in enumerate(labels)}
+    references = np.array([label2id[x] for x in test["label"]])
+    model, tokenizer = load_trained(cfg.paths.model)
+    reference = torch_logits(model, tokenizer, texts, cfg.model.max_length, cfg.evaluate.batch_size).argmax(-1)
+    groups = groups_of(test)
+    overall = classification_scores(reference, references)
+    result: dict = {
+        "test_rows": len(texts),
+        "pytorch": {
+            "accuracy": overall["accuracy"],
+            "macro_f1": overall["macro_f1"],
+            "per_language": per_group(references, reference, groups),
+        },
+    }
+    failures: list[str] = []
+    for variant in models:
+        predictor = Predictor(staging, quantized=variant == "int8", verify=False)
+        predicted = predictor.logits(texts, cfg.evaluate.batch_size)[0].argmax(-1)
+        result[variant], failed = compare(variant, reference, predicted, references, groups, cfg.export)
+        failures += failed
+    result["passed"] = not failures
+    result["failures"] = failures
+    return result
+
+
+def _log_parity(result: dict, variants: dict[str, str]) -> None:
+    metrics = {"pytorch_test_accuracy": result["pytorch"]["accuracy"]}
+    for variant in variants:
+        r = result[variant]
+        metrics |= {
+            f"{variant}_label_agreement": r["label_agreement"],
+            f"{variant}_test_accuracy": r["accuracy"],
+            f"{variant}_worst_language_accuracy_drop": r["worst_language_accuracy_drop"],
+        }
+    mlflow.log_metrics(metrics)
+
+
+def export(cfg: Config) -> ExportResult:
+    paths = cfg.paths
+    labels = read_labels(paths.data)
+    if not (paths.model / "config.json").is_file():
+        raise MissingOutputError(f"no trained model in {paths.model}: run `make train` first")
+    staging = paths.artifacts / "export.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    with tracking.stage_run(cfg, "export"):
+        models = _onnx_export(cfg, staging)
+        run_id = tracking.parent_run_id()
+        _write_manifest(cfg, staging, labels, models, {"mlflow_run_id": run_id})
+        result = parity(cfg, staging, models, labels)
+        (paths.reports).mkdir(parents=True, exist_ok=True)
+        (paths.reports / "parity.json").write_text(json.dumps(result, indent=2))
+        _log_parity(result, models)
+        mlflow.log_artifact(str(paths.reports / "parity.json"), artifact_path="reports")
+        if not result["passed"]:
+            raise ParityError("export parity gate failed, the previous export is kept:\n  " + "\n  ".join(result["failures"]))
+        headline = {
+            "test_accuracy": result["pytorch"]["accuracy"],
+            "test_macro_f1": result["pytorch"]["macro_f1"],
+            **{f"{v}_test_accuracy": result[v]["accuracy"] for v in models},
+        }
+        summary = {v: {k: result[v][k] for k in ("label_agreement", "worst_language", "worst_language_accuracy_drop")} for v in models}
+        _write_manifest(cfg, staging, labels, models, {"mlflow_run_id": run_id, "metrics": headline, "parity": summary})
+        shutil.rmtree(paths.export, ignore_errors=True)
+        staging.rename(paths.export)
+        mlflow.log_artifacts(str(paths.export), artifact_path="export")
+        model_uri = registry.log_and_register(paths.export, cfg.export.registered_model_name)
+    log.info("exported %s (parity passed: %s)", paths.export, {v: round(result[v]["label_agreement"], 4) for v in models})
+    return ExportResult(paths.export, result, model_uri)

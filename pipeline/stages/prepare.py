@@ -1,0 +1,182 @@
+"""Stage 1: read the configured source, clean and split it, make the tokenizer, and report coverage.
+
+Outputs in data/processed/<run>/: {train,validation,test}.jsonl, labels.json (the single source of
+id2label for every later stage), tokenizer/, and fingerprint.json; the data report goes to reports/<run>/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from pipeline.errors import MissingOutputError
+from pipeline.stages import tracking
+from pipeline.data.cleaning import SPLITS, CleanData, clean
+from pipeline.config import Config
+from pipeline.data.sources import read_source
+from pipeline.data.tokenization import Coverage, build_tokenizer, coverage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PrepareResult:
+    data_dir: Path
+    labels: list[str]
+    counts: dict[str, int]
+    fingerprint: str
+    coverage: list[Coverage]
+
+
+def _source_stamp(cfg: Config) -> list:
+    """Size and mtime of local input files, so editing a CSV makes the prepared data stale."""
+    names = [cfg.data.train_file, cfg.data.validation_file, cfg.data.test_file]
+    stamp = []
+    for name in filter(None, names):
+        path = Path(name)
+        stat = path.stat() if path.is_file() else None
+        stamp.append([name, stat.st_size if stat else None, stat.st_mtime_ns if stat else None])
+    if cfg.data.source == "folder" and cfg.data.folder:
+        stamp.append([cfg.data.folder, sorted(str(p) for p in Path(cfg.data.folder).glob("*/*.tsv"))])
+    return stamp
+
+
+def prepare_key(cfg: Config) -> str:
+    """Hash of everything prepare's output depends on; train compares it to decide whether to re-prepare."""
+    model = cfg.model
+    relevant = {
+        "data": asdict(cfg.data),
+        "model": [model.kind, model.name_or_path, model.max_length, model.text_prefix, asdict(model.tokenizer)],
+        "sources": _source_stamp(cfg),
+    }
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def is_prepared(cfg: Config) -> bool:
+    path = cfg.paths.data / "fingerprint.json"
+    if not path.is_file():
+        return False
+    return json.loads(path.read_text()).get("prepare_key") == prepare_key(cfg)
+
+
+def read_split(data_dir: Path, split: str) -> pd.DataFrame:
+    path = data_dir / f"{split}.jsonl"
+    if not path.is_file():
+        raise MissingOutputError(f"{path} is missing: run `make prepare` (or `pipeline prepare`) first")
+    return pd.read_json(path, lines=True, dtype={"text": str, "label": str, "language": str})
+
+
+def read_labels(data_dir: Path) -> list[str]:
+    path = data_dir / "labels.json"
+    if not path.is_file():
+        raise MissingOutputError(f"{path} is missing: run `make prepare` (or `pipeline prepare`) first")
+    return json.loads(path.read_text(encoding="utf-8"))["labels"]
+
+
+def _write(cfg: Config, data: CleanData) -> str:
+    out = cfg.paths.data
+    out.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(prepare_key(cfg).encode())
+    for split in SPLITS:
+        path = out / f"{split}.jsonl"
+        data.splits[split].to_json(path, orient="records", lines=True, force_ascii=False)
+        digest.update(path.read_bytes())
+    (out / "labels.json").write_text(json.dumps({"labels": data.labels}, ensure_ascii=False, indent=2), encoding="utf-8")
+    return digest.hexdigest()
+
+
+def _report(cfg: Config, data: CleanData, cov: list[Coverage], fingerprint: str, origin: str) -> Path:
+    reports = cfg.paths.reports
+    reports.mkdir(parents=True, exist_ok=True)
+    counts = {s: len(data.splits[s]) for s in SPLITS}
+    summary = {
+        "origin": origin,
+        "fingerprint": fingerprint,
+        "counts": counts,
+        "labels": len(data.labels),
+        "dropped": dict(data.dropped),
+        "warnings": data.warnings,
+        "coverage": [asdict(c) for c in cov],
+    }
+    (reports / "data.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    lines = [
+        f"# Data report: {cfg.run_name}",
+        "",
+        f"Source: `{origin}`. Fingerprint: `{fingerprint[:16]}`. Written by `pipeline prepare`.",
+        "",
+        "| split | rows |",
+        "|---|---|",
+        *[f"| {s} | {n} |" for s, n in counts.items()],
+        "",
+        f"{len(data.labels)} labels.",
+        "",
+        "## Dropped rows",
+        "",
+        "| reason | rows |",
+        "|---|---|",
+        *([f"| {k} | {v} |" for k, v in sorted(data.dropped.items())] or ["| (none) | 0 |"]),
+    ]
+    if cfg.data.exclude_labels:
+        lines += ["", f"Excluded by `data.exclude_labels`: {', '.join(cfg.data.exclude_labels)}."]
+    if data.warnings:
+        lines += ["", "## Short texts", "", *[f"- {w}" for w in data.warnings]]
+    tokenizer_name = cfg.model.name_or_path if cfg.model.kind == "pretrained" else f"{cfg.model.tokenizer.kind} trained on train"
+    lines += [
+        "",
+        f"## Tokenizer coverage ({tokenizer_name})",
+        "",
+        "`[UNK]` rate is the share of tokens that are unknown; over 5% is flagged: the model cannot read those texts.",
+        "",
+        "| language | texts | [UNK] rate | tokens/char | |",
+        "|---|---|---|---|---|",
+        *[f"| {c.group} | {c.texts} | {c.unk_rate:.1%} | {c.tokens_per_char:.2f} | {'**over 5%**' if c.warn else ''} |" for c in cov],
+    ]
+    path = reports / "data.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def prepare(cfg: Config) -> PrepareResult:
+    with tracking.stage_run(cfg, "prepare"):
+        raw = read_source(cfg.data)
+        data = clean(raw, cfg.data)
+        fingerprint = _write(cfg, data)
+        tokenizer = build_tokenizer(cfg.model, data.splits["train"]["text"].tolist())
+        tokenizer.save_pretrained(cfg.paths.data / "tokenizer")
+        cov = coverage(tokenizer, pd.concat(data.splits.values()))
+        for c in cov:
+            if c.warn:
+                log.warning("tokenizer coverage: %s has %.1f%% [UNK] tokens; the model cannot read it", c.group, 100 * c.unk_rate)
+        (cfg.paths.data / "fingerprint.json").write_text(
+            json.dumps({"fingerprint": fingerprint, "prepare_key": prepare_key(cfg)}, indent=2)
+        )
+        report = _report(cfg, data, cov, fingerprint, raw.origin)
+        counts = {s: len(data.splits[s]) for s in SPLITS}
+        run = mlflow.active_run()
+        tracking.log_params_once({**{k: v for k, v in cfg.flat().items() if k.startswith("data.")}, "data_fingerprint": fingerprint}, run.info.run_id)
+        mlflow.log_metrics({f"rows_{s}": n for s, n in counts.items()} | {"labels": len(data.labels)})
+        mlflow.log_metrics({f"dropped/{_metric_key(k)}": v for k, v in data.dropped.items()})
+        mlflow.log_metrics({f"unk_rate/{_metric_key(c.group)}": c.unk_rate for c in cov})
+        mlflow.log_artifact(str(cfg.paths.data / "labels.json"))
+        mlflow.log_artifact(str(report), artifact_path="reports")
+        mlflow.log_artifact(str(cfg.paths.reports / "data.json"), artifact_path="reports")
+    log.info("prepared %s: %s, %d labels", cfg.paths.data, counts, len(data.labels))
+    return PrepareResult(cfg.paths.data, data.labels, counts, fingerprint, cov)
+
+
+def _metric_key(text: str) -> str:
+    """MLflow metric names allow only letters, digits, _ - . / and spaces."""
+    return "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in text)[:200]
+
+
+def ensure_prepared(cfg: Config) -> None:
+    """Run prepare when its output is missing or was made from another data config."""
+    if not is_prepared(cfg):
+        log.info("prepared data for %s is missing or stale; running prepare", cfg.run_name)
+        prepare(cfg)

@@ -1,0 +1,266 @@
+"""Stage 2: fine-tune (or train from scratch) with the Hugging Face Trainer, keeping the best epoch.
+
+The Trainer's own MLflow integration is switched off (report_to="none"): it would open its own run and
+log hundreds of TrainingArguments. A small callback logs the loss curve and validation metrics into the
+pipeline's nested train run instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import (
+    AutoTokenizer,
+    PreTrainedModel,
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from pipeline.stages import head_training
+from pipeline.stages import tracking
+from pipeline.config import Config
+from pipeline.metrics import classification_scores
+from pipeline.models.modeling import build_model, count_parameters
+from pipeline.stages.prepare import ensure_prepared, read_labels, read_split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    best_metrics: dict[str, float]
+    train_seconds: float
+    parameters: int
+
+
+class MlflowLogCallback(TrainerCallback):
+    """Send the Trainer's logs (loss, learning rate, validation scores) to one MLflow run, by step."""
+
+    def __init__(self, run_id: str) -> None:
+        self.client = mlflow.tracking.MlflowClient()
+        self.run_id = run_id
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 - Trainer's signature
+        if not state.is_world_process_zero or not logs:
+            return
+        now = int(time.time() * 1000)
+        metrics = [
+            mlflow.entities.Metric(key, float(value), now, state.global_step)
+            for key, value in logs.items()
+            if isinstance(value, (int, float))
+        ]
+        self.client.log_batch(self.run_id, metrics=metrics)
+
+
+def encode(frame, tokenizer: PreTrainedTokenizerBase, labels: list[str], max_length: int) -> Dataset:
+    label2id = {label: i for i, label in enumerate(labels)}
+    dataset = Dataset.from_dict({"text": frame["text"].tolist(), "labels": [label2id[x] for x in frame["label"]]})
+    return dataset.map(
+        lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
+        batched=True,
+        remove_columns=["text"],
+    )
+
+
+def _compute_metrics(eval_pred) -> dict[str, float]:  # noqa: ANN001 - transformers EvalPrediction
+    scores = classification_scores(np.argmax(eval_pred.predictions, axis=-1), eval_pred.label_ids)
+    return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
+
+
+def last_complete_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest checkpoint the Trainer finished writing; newer, partial ones are deleted.
+
+    The Trainer writes a checkpoint in place and its trainer_state.json last, so a process killed while
+    saving leaves a checkpoint-N folder without a readable state. transformers' get_last_checkpoint
+    would pick it by number and the resume would fail on it; the previous checkpoint is complete.
+    """
+    found = sorted(
+        (p for p in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+        reverse=True,
+    )
+    for checkpoint in found:
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            log.warning("deleting %s: it was not finished (killed while saving?)", checkpoint)
+            shutil.rmtree(checkpoint)
+            continue
+        return checkpoint
+    return None
+
+
+def _save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg: Config) -> None:
+    """Write the model into a staging folder and swap it in whole.
+
+    Saving in place would leave a folder that looks finished when the process dies half-way (or mixes
+    a new config with old weights when retraining); evaluate and export would take it as the model.
+    """
+    paths = cfg.paths
+    staging = paths.artifacts / "model.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(str(staging))
+    tokenizer.save_pretrained(str(staging))
+    shutil.copy(paths.data / "labels.json", staging / "labels.json")
+    shutil.rmtree(paths.model, ignore_errors=True)
+    staging.rename(paths.model)
+
+
+def train(cfg: Config) -> TrainResult:
+    ensure_prepared(cfg)
+    paths = cfg.paths
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    labels = read_labels(paths.data)
+    tokenizer = AutoTokenizer.from_pretrained(paths.data / "tokenizer")
+    fingerprint = json.loads((paths.data / "fingerprint.json").read_text())["fingerprint"]
+
+    set_seed(cfg.train.seed)
+    model = build_model(cfg.model, labels, tokenizer)
+    if cfg.train.freeze_embeddings:
+        model.get_input_embeddings().requires_grad_(False)
+
+    with tracking.stage_run(cfg, "train") as run:
+        params = cfg.flat() | {"data_fingerprint": fingerprint, "parameters": count_parameters(model)}
+        tracking.log_params_once(params, tracking.parent_run_id())
+        tracking.log_params_once(params, run.info.run_id)
+        fit = _fit_head if cfg.train.strategy == "head_only" else _fit_full
+        model, best, details = fit(cfg, model, tokenizer, labels, fingerprint, run.info.run_id)
+        _save_model(model, tokenizer, cfg)
+
+        summary = {
+            "strategy": cfg.train.strategy,
+            "validation": best,
+            **details,
+            "parameters": count_parameters(model),
+            "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "data_fingerprint": fingerprint,
+        }
+        paths.reports.mkdir(parents=True, exist_ok=True)
+        (paths.reports / "train.json").write_text(json.dumps(summary, indent=2))
+        mlflow.log_metrics({"best_validation_macro_f1": best["macro_f1"], "train_seconds": details["train_seconds"]})
+        mlflow.log_artifact(str(paths.reports / "train.json"), artifact_path="reports")
+    log.info("trained %s in %.0fs: validation macro-F1 %.4f", paths.model, details["train_seconds"], best["macro_f1"])
+    return TrainResult(paths.model, best, details["train_seconds"], summary["parameters"])
+
+
+def _fit_full(
+    cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], fingerprint: str, run_id: str
+) -> tuple[PreTrainedModel, dict[str, float], dict]:
+    """The Hugging Face Trainer over every trainable weight, with per-epoch checkpoints, resume and early stopping."""
+    paths = cfg.paths
+    train_set = encode(read_split(paths.data, "train"), tokenizer, labels, cfg.model.max_length)
+    eval_set = encode(read_split(paths.data, "validation"), tokenizer, labels, cfg.model.max_length)
+    resume_from = last_complete_checkpoint(paths.checkpoints) if cfg.train.resume and paths.checkpoints.is_dir() else None
+    if cfg.train.resume and resume_from is None:
+        log.warning("train.resume=true but %s holds no checkpoint; starting from scratch", paths.checkpoints)
+    if resume_from is None and paths.checkpoints.exists():
+        shutil.rmtree(paths.checkpoints)
+
+    args = TrainingArguments(
+        output_dir=str(paths.checkpoints),
+        num_train_epochs=cfg.train.epochs,
+        per_device_train_batch_size=cfg.train.batch_size,
+        per_device_eval_batch_size=cfg.evaluate.batch_size,
+        learning_rate=cfg.train.learning_rate,
+        weight_decay=cfg.train.weight_decay,
+        warmup_ratio=cfg.train.warmup_ratio,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        logging_steps=cfg.train.logging_steps,
+        seed=cfg.train.seed,
+        data_seed=cfg.train.seed,
+        report_to="none",
+        dataloader_num_workers=0,
+        dataloader_pin_memory=False,
+        disable_tqdm=False,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=_compute_metrics,
+        callbacks=[EarlyStoppingCallback(cfg.train.early_stopping_patience), MlflowLogCallback(run_id)],
+    )
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    seconds = time.perf_counter() - started
+    best = trainer.evaluate()  # the best checkpoint is loaded at the end, so this scores the kept model
+    details = {
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "train_seconds": seconds,
+        "train_samples_per_second": output.metrics.get("train_samples_per_second"),
+        "epochs_run": trainer.state.epoch,
+    }
+    return trainer.model, {k.removeprefix("eval_"): v for k, v in best.items()}, details
+
+
+def _fit_head(
+    cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], fingerprint: str, run_id: str
+) -> tuple[PreTrainedModel, dict[str, float], dict]:
+    """Encode train and validation once with the frozen encoder (cached), then train the linear head."""
+    paths = cfg.paths
+    label2id = {label: i for i, label in enumerate(labels)}
+    model.requires_grad_(False)
+    model.classifier.requires_grad_(True)
+    client = mlflow.tracking.MlflowClient()
+    splits = {}
+    encode_seconds, encoded = 0.0, 0
+    for split in ("train", "validation"):
+        frame = read_split(paths.data, split)
+        texts = frame["text"].tolist()
+        key = {"data": fingerprint, "split": split, "encoder": cfg.model.name_or_path, "max_length": cfg.model.max_length,
+               "prefix": cfg.model.text_prefix}
+        started = time.perf_counter()
+        features, hit = head_training.cached_features(
+            paths.artifacts / "features", key,
+            lambda: head_training.encode(model, tokenizer, texts, cfg.model.max_length, cfg.evaluate.batch_size),
+        )
+        if not hit:
+            encode_seconds += time.perf_counter() - started
+            encoded += len(texts)
+        splits[split] = (features, np.array([label2id[x] for x in frame["label"]]))
+    log.info("features: %d texts encoded in %.0fs (%d from the cache)", encoded, encode_seconds,
+             sum(len(y) for _, y in splits.values()) - encoded)
+
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        now = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[mlflow.entities.Metric(k, v, now, epoch) for k, v in metrics.items()])
+
+    (train_x, train_y), (eval_x, eval_y) = splits["train"], splits["validation"]
+    epochs_run, best_epoch, best, head_seconds = head_training.train_head(
+        model, train_x, train_y, eval_x, eval_y, cfg.train, on_epoch
+    )
+    details = {
+        "best_epoch": best_epoch,
+        "epochs_run": epochs_run,
+        "encode_seconds": encode_seconds,
+        "encode_samples_per_second": encoded / encode_seconds if encoded else None,
+        "head_seconds": head_seconds,
+        "train_seconds": encode_seconds + head_seconds,
+        "train_samples_per_second": epochs_run * len(train_y) / head_seconds,
+    }
+    return model, best, details

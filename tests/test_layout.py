@@ -1,0 +1,58 @@
+"""The package's layers: arrows go one way, and the runtime that serving ships never imports torch."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
+RUNTIME_MODULES = sorted(f"pipeline.runtime.{p.stem}" for p in (PACKAGE / "runtime").glob("*.py") if p.stem != "__init__")
+# For each layer, the pipeline modules it must never import (a prefix matches the whole subpackage).
+FORBIDDEN = {
+    "runtime": ("pipeline.stages", "pipeline.tools", "pipeline.data", "pipeline.models", "pipeline.config", "pipeline.metrics"),
+    "data": ("pipeline.stages", "pipeline.tools"),
+    "models": ("pipeline.stages", "pipeline.tools"),
+    "metrics": ("pipeline.stages", "pipeline.tools"),
+    "stages": ("pipeline.tools",),
+}
+
+
+def _imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def test_runtime_modules_are_found():
+    assert {"pipeline.runtime.predictor", "pipeline.runtime.predict", "pipeline.runtime.pyfunc"} <= set(RUNTIME_MODULES)
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_no_import_against_the_arrows(layer):
+    offending = [
+        f"{path.relative_to(PACKAGE.parent)} imports {name}"
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for name in _imports(path)
+        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer])
+    ]
+    assert not offending, "\n".join(offending)
+
+
+def test_runtime_imports_without_torch():
+    """Importing every runtime module (and the service's settings) in a fresh interpreter loads no torch."""
+    code = (
+        "import importlib, sys\n"
+        f"for name in {RUNTIME_MODULES + ['serving.settings', 'serving.body_limit', 'serving.request_log']!r}:\n"
+        "    importlib.import_module(name)\n"
+        "heavy = sorted(m for m in ('torch', 'pipeline.config', 'pipeline.stages', 'pipeline.models') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert result.stdout.strip() == "", f"the runtime pulled in: {result.stdout.strip()}"
