@@ -1,4 +1,5 @@
 # `make train evaluate export` runs the whole pipeline; `make test` runs the test suite.
+# A stage whose inputs are unchanged is skipped (FORCE=1 reruns it).
 # CONFIG picks a config, ARGS passes dotted overrides:  make train CONFIG=configs/x.yaml ARGS="train.epochs=1"
 # PIP_ARGS adds pip options to the first install, e.g. PyTorch's CPU index (see the README).
 SHELL := /bin/bash
@@ -10,6 +11,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 ARGS ?=
+# FORCE=1 reruns a stage even when its inputs are unchanged (by default it says "up to date" and skips).
+FORCE ?=
+FORCE_FLAG := $(if $(filter-out 0,$(FORCE)),--force)
 UI_PORT ?= 5000
 PORT ?= 3000
 URL ?= http://127.0.0.1:$(PORT)
@@ -42,19 +46,19 @@ $(STAMP): pyproject.toml requirements.lock
 setup: $(STAMP) ## create .venv and install the project (cheap when nothing changed)
 
 prepare: setup ## read, clean and split the data; make the tokenizer; coverage report
-	$(BIN)/pipeline prepare --config $(CONFIG) $(ARGS)
+	$(BIN)/pipeline prepare --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
 
 train: setup ## train the model (runs prepare first when its output is missing or stale)
-	$(BIN)/pipeline train --config $(CONFIG) $(ARGS)
+	$(BIN)/pipeline train --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
 
 evaluate: setup ## score on the test split: reports/<run>/metrics.json, evaluation.md, plots
-	$(BIN)/pipeline evaluate --config $(CONFIG) $(ARGS)
+	$(BIN)/pipeline evaluate --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
 
 export: setup ## ONNX fp32 + int8 into artifacts/<run>/export, parity gate, MLflow registry
-	$(BIN)/pipeline export --config $(CONFIG) $(ARGS)
+	$(BIN)/pipeline export --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
 
 explain: setup ## attention heatmaps and a t-SNE map of the trained model: reports/<run>/explain.md
-	$(BIN)/pipeline explain --config $(CONFIG) $(ARGS)
+	$(BIN)/pipeline explain --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
 
 compare: setup ## train every model kind on CONFIG (and SIB-200 when ../shared/data exists): reports/model-comparison*.md
 	$(BIN)/python -m pipeline.tools.comparison --train $(CONFIG)

@@ -10,8 +10,6 @@ import tempfile
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 # A private BentoML model store, set before bentoml is first imported (it reads BENTOML_HOME once).

@@ -14,6 +14,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from pipeline.models.course import KINDS, CourseConfig, CourseForSequenceClassification, build_course_model, register
+from pipeline.errors import ParityError
 from pipeline.models.course import onnx_export
 from pipeline.models.course.attention import MultiHeadAttention, scaled_dot_product_attention
 from pipeline.models.course.bigru import BiGRUEncoder
@@ -359,5 +360,5 @@ def test_onnx_export_matches_pytorch(kind: str, tmp_path: Path) -> None:
 
 def test_onnx_export_refuses_a_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(onnx_export, "ATOL", -1.0)  # any difference, even 0, now counts as a mismatch
-    with pytest.raises(RuntimeError, match="logits differ by up to"):
+    with pytest.raises(ParityError, match="logits differ by up to"):
         export_onnx(make("textcnn"), tmp_path / "model.onnx")

@@ -10,7 +10,8 @@ from mlflow.tracking import MlflowClient
 from conftest import tiny_config
 from pipeline.stages import tracking
 from pipeline.runtime.predictor import Predictor, sha256
-from pipeline.stages.prepare import is_prepared, read_split
+from pipeline.stages import fingerprint
+from pipeline.stages.prepare import read_split
 from pipeline.stages.train import train
 
 
@@ -21,7 +22,7 @@ def test_prepare_outputs(pipeline_run):
         assert (data / name).is_file(), name
     labels = json.loads((data / "labels.json").read_text())["labels"]
     assert labels == sorted(labels) == ["ar", "de", "en", "fr", "ru", "zh"]
-    assert is_prepared(cfg)
+    assert fingerprint.up_to_date(cfg, "prepare") is not None
     report = (cfg.paths.reports / "data.md").read_text()
     assert "Tokenizer coverage" in report and "Dropped rows" in report
     test, train_split = read_split(data, "test"), read_split(data, "train")

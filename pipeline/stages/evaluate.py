@@ -19,12 +19,12 @@ import mlflow
 import numpy as np
 
 from pipeline.stages import plots
-from pipeline.stages import tracking
+from pipeline.stages import fingerprint, tracking
 from pipeline.config import Config
 from pipeline.models.torch_inference import torch_logits
 from pipeline.machine import describe
 from pipeline.metrics import classification_scores
-from pipeline.models.modeling import load_trained, model_name
+from pipeline.models.modeling import label_maps, load_trained, model_name
 from pipeline.stages.prepare import read_labels, read_split
 from pipeline.metrics.groups import ALL, groups_of, per_group
 from pipeline.runtime.predictor import ArtifactError
@@ -149,6 +149,7 @@ def _by_script_and_transfer(languages: dict[str, dict], train_languages: list[st
     return extra
 
 
+@fingerprint.stamped("evaluate")
 def evaluate(cfg: Config) -> EvaluationResult:
     labels = read_labels(cfg.paths.data)
     test = read_split(cfg.paths.data, "test")
@@ -156,7 +157,7 @@ def evaluate(cfg: Config) -> EvaluationResult:
     model_labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if model_labels != labels:
         raise ArtifactError(f"{cfg.paths.model} was trained on other labels than {cfg.paths.data}/labels.json: retrain")
-    label2id = {label: i for i, label in enumerate(labels)}
+    _, label2id = label_maps(labels)
     references = np.array([label2id[x] for x in test["label"]])
     logits = torch_logits(model, tokenizer, test["text"].tolist(), cfg.model.max_length, cfg.evaluate.batch_size)
     predictions = logits.argmax(axis=-1)

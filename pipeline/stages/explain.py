@@ -23,7 +23,7 @@ import torch  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 from transformers import PreTrainedModel, PreTrainedTokenizerBase  # noqa: E402
 
-from pipeline.stages import tracking  # noqa: E402
+from pipeline.stages import fingerprint, tracking  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.models.modeling import load_trained  # noqa: E402
 from pipeline.stages.prepare import read_split  # noqa: E402
@@ -118,6 +118,7 @@ def tsne_png(embeddings: np.ndarray, labels: list[str], path: Path, seed: int) -
     return path
 
 
+@fingerprint.stamped("explain")
 def explain(cfg: Config, examples: int = 4) -> ExplainResult:
     model, tokenizer = load_trained(cfg.paths.model)
     if hasattr(model, "set_attn_implementation"):

@@ -22,11 +22,11 @@ import numpy as np
 
 from pipeline.errors import MissingOutputError, ParityError
 from pipeline.stages import registry
-from pipeline.stages import tracking
+from pipeline.stages import fingerprint, tracking
 from pipeline.config import Config, ExportConfig
 from pipeline.models.course import KINDS
 from pipeline.models.course.onnx_export import export_onnx
-from pipeline.models.modeling import load_trained, model_name
+from pipeline.models.modeling import label_maps, load_trained, model_name
 from pipeline.models.torch_inference import torch_logits
 from pipeline.metrics import classification_scores
 from pipeline.runtime.predictor import MANIFEST, Predictor, sha256
@@ -134,7 +134,7 @@ def parity(cfg: Config, staging: Path, models: dict[str, str], labels: list[str]
     """Compare each ONNX variant with PyTorch on the test split: label agreement and per-language accuracy."""
     test = read_split(cfg.paths.data, "test")
     texts = test["text"].tolist()
-    label2id = {label: i for i, label in enumerate(labels)}
+    _, label2id = label_maps(labels)
     references = np.array([label2id[x] for x in test["label"]])
     model, tokenizer = load_trained(cfg.paths.model)
     reference = torch_logits(model, tokenizer, texts, cfg.model.max_length, cfg.evaluate.batch_size).argmax(-1)
@@ -171,6 +171,7 @@ def _log_parity(result: dict, variants: dict[str, str]) -> None:
     mlflow.log_metrics(metrics)
 
 
+@fingerprint.stamped("export")
 def export(cfg: Config) -> ExportResult:
     paths = cfg.paths
     labels = read_labels(paths.data)

@@ -104,7 +104,7 @@ def train_head(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(index)
+            total += float(loss.detach()) * len(index)
         head.eval()
         with torch.no_grad():
             predicted = head(xv).argmax(-1).numpy()

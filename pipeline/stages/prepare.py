@@ -16,7 +16,7 @@ import mlflow
 import pandas as pd
 
 from pipeline.errors import MissingOutputError
-from pipeline.stages import tracking
+from pipeline.stages import fingerprint, tracking
 from pipeline.data.cleaning import SPLITS, CleanData, clean
 from pipeline.config import Config
 from pipeline.data.sources import read_source
@@ -32,37 +32,6 @@ class PrepareResult:
     counts: dict[str, int]
     fingerprint: str
     coverage: list[Coverage]
-
-
-def _source_stamp(cfg: Config) -> list:
-    """Size and mtime of local input files, so editing a CSV makes the prepared data stale."""
-    names = [cfg.data.train_file, cfg.data.validation_file, cfg.data.test_file]
-    stamp = []
-    for name in filter(None, names):
-        path = Path(name)
-        stat = path.stat() if path.is_file() else None
-        stamp.append([name, stat.st_size if stat else None, stat.st_mtime_ns if stat else None])
-    if cfg.data.source == "folder" and cfg.data.folder:
-        stamp.append([cfg.data.folder, sorted(str(p) for p in Path(cfg.data.folder).glob("*/*.tsv"))])
-    return stamp
-
-
-def prepare_key(cfg: Config) -> str:
-    """Hash of everything prepare's output depends on; train compares it to decide whether to re-prepare."""
-    model = cfg.model
-    relevant = {
-        "data": asdict(cfg.data),
-        "model": [model.kind, model.name_or_path, model.max_length, model.text_prefix, asdict(model.tokenizer)],
-        "sources": _source_stamp(cfg),
-    }
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def is_prepared(cfg: Config) -> bool:
-    path = cfg.paths.data / "fingerprint.json"
-    if not path.is_file():
-        return False
-    return json.loads(path.read_text()).get("prepare_key") == prepare_key(cfg)
 
 
 def read_split(data_dir: Path, split: str) -> pd.DataFrame:
@@ -82,7 +51,7 @@ def read_labels(data_dir: Path) -> list[str]:
 def _write(cfg: Config, data: CleanData) -> str:
     out = cfg.paths.data
     out.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(prepare_key(cfg).encode())
+    digest = hashlib.sha256()  # of the content: the same rows give the same fingerprint, whatever made them
     for split in SPLITS:
         path = out / f"{split}.jsonl"
         data.splits[split].to_json(path, orient="records", lines=True, force_ascii=False)
@@ -91,13 +60,13 @@ def _write(cfg: Config, data: CleanData) -> str:
     return digest.hexdigest()
 
 
-def _report(cfg: Config, data: CleanData, cov: list[Coverage], fingerprint: str, origin: str) -> Path:
+def _report(cfg: Config, data: CleanData, cov: list[Coverage], data_fingerprint: str, origin: str) -> Path:
     reports = cfg.paths.reports
     reports.mkdir(parents=True, exist_ok=True)
     counts = {s: len(data.splits[s]) for s in SPLITS}
     summary = {
         "origin": origin,
-        "fingerprint": fingerprint,
+        "fingerprint": data_fingerprint,
         "counts": counts,
         "labels": len(data.labels),
         "dropped": dict(data.dropped),
@@ -108,7 +77,7 @@ def _report(cfg: Config, data: CleanData, cov: list[Coverage], fingerprint: str,
     lines = [
         f"# Data report: {cfg.run_name}",
         "",
-        f"Source: `{origin}`. Fingerprint: `{fingerprint[:16]}`. Written by `pipeline prepare`.",
+        f"Source: `{origin}`. Fingerprint: `{data_fingerprint[:16]}`. Written by `pipeline prepare`.",
         "",
         "| split | rows |",
         "|---|---|",
@@ -142,11 +111,12 @@ def _report(cfg: Config, data: CleanData, cov: list[Coverage], fingerprint: str,
     return path
 
 
+@fingerprint.stamped("prepare")
 def prepare(cfg: Config) -> PrepareResult:
     with tracking.stage_run(cfg, "prepare"):
         raw = read_source(cfg.data)
         data = clean(raw, cfg.data)
-        fingerprint = _write(cfg, data)
+        data_fingerprint = _write(cfg, data)
         tokenizer = build_tokenizer(cfg.model, data.splits["train"]["text"].tolist())
         tokenizer.save_pretrained(cfg.paths.data / "tokenizer")
         cov = coverage(tokenizer, pd.concat(data.splits.values()))
@@ -154,12 +124,12 @@ def prepare(cfg: Config) -> PrepareResult:
             if c.warn:
                 log.warning("tokenizer coverage: %s has %.1f%% [UNK] tokens; the model cannot read it", c.group, 100 * c.unk_rate)
         (cfg.paths.data / "fingerprint.json").write_text(
-            json.dumps({"fingerprint": fingerprint, "prepare_key": prepare_key(cfg)}, indent=2)
+            json.dumps({"fingerprint": data_fingerprint}, indent=2)
         )
-        report = _report(cfg, data, cov, fingerprint, raw.origin)
+        report = _report(cfg, data, cov, data_fingerprint, raw.origin)
         counts = {s: len(data.splits[s]) for s in SPLITS}
         run = mlflow.active_run()
-        tracking.log_params_once({**{k: v for k, v in cfg.flat().items() if k.startswith("data.")}, "data_fingerprint": fingerprint}, run.info.run_id)
+        tracking.log_params_once({**{k: v for k, v in cfg.flat().items() if k.startswith("data.")}, "data_fingerprint": data_fingerprint}, run.info.run_id)
         mlflow.log_metrics({f"rows_{s}": n for s, n in counts.items()} | {"labels": len(data.labels)})
         mlflow.log_metrics({f"dropped/{_metric_key(k)}": v for k, v in data.dropped.items()})
         mlflow.log_metrics({f"unk_rate/{_metric_key(c.group)}": c.unk_rate for c in cov})
@@ -167,7 +137,7 @@ def prepare(cfg: Config) -> PrepareResult:
         mlflow.log_artifact(str(report), artifact_path="reports")
         mlflow.log_artifact(str(cfg.paths.reports / "data.json"), artifact_path="reports")
     log.info("prepared %s: %s, %d labels", cfg.paths.data, counts, len(data.labels))
-    return PrepareResult(cfg.paths.data, data.labels, counts, fingerprint, cov)
+    return PrepareResult(cfg.paths.data, data.labels, counts, data_fingerprint, cov)
 
 
 def _metric_key(text: str) -> str:
@@ -176,7 +146,7 @@ def _metric_key(text: str) -> str:
 
 
 def ensure_prepared(cfg: Config) -> None:
-    """Run prepare when its output is missing or was made from another data config."""
-    if not is_prepared(cfg):
+    """Run prepare when its output is missing or stale (another data config, source files or code)."""
+    if fingerprint.up_to_date(cfg, "prepare") is None:
         log.info("prepared data for %s is missing or stale; running prepare", cfg.run_name)
         prepare(cfg)

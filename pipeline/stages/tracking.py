@@ -42,10 +42,6 @@ _GATEWAY_DOWN = (502, 503, 504)
 class TrackingError(PipelineError):
     """The MLflow tracking server cannot be reached; the message names the URI."""
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
-
-
 # mlflow.set_tracking_uri() also writes MLFLOW_TRACKING_URI into os.environ (for subprocesses), so the
 # user's own setting is read once, at import, before the pipeline has set anything.
 _USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")

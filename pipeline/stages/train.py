@@ -32,10 +32,10 @@ from transformers import (
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from pipeline.stages import head_training
-from pipeline.stages import tracking
+from pipeline.stages import fingerprint, tracking
 from pipeline.config import Config
 from pipeline.metrics import classification_scores
-from pipeline.models.modeling import build_model, count_parameters
+from pipeline.models.modeling import build_model, count_parameters, label_maps
 from pipeline.stages.prepare import ensure_prepared, read_labels, read_split
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class MlflowLogCallback(TrainerCallback):
 
 
 def encode(frame, tokenizer: PreTrainedTokenizerBase, labels: list[str], max_length: int) -> Dataset:
-    label2id = {label: i for i, label in enumerate(labels)}
+    _, label2id = label_maps(labels)
     dataset = Dataset.from_dict({"text": frame["text"].tolist(), "labels": [label2id[x] for x in frame["label"]]})
     return dataset.map(
         lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
@@ -122,6 +122,7 @@ def _save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg:
     staging.rename(paths.model)
 
 
+@fingerprint.stamped("train")
 def train(cfg: Config) -> TrainResult:
     ensure_prepared(cfg)
     paths = cfg.paths
@@ -223,7 +224,7 @@ def _fit_head(
 ) -> tuple[PreTrainedModel, dict[str, float], dict]:
     """Encode train and validation once with the frozen encoder (cached), then train the linear head."""
     paths = cfg.paths
-    label2id = {label: i for i, label in enumerate(labels)}
+    _, label2id = label_maps(labels)
     model.requires_grad_(False)
     model.classifier.requires_grad_(True)
     client = mlflow.tracking.MlflowClient()

@@ -89,7 +89,7 @@ def running_server(
 ) -> AbstractContextManager[str]:
     """`bentoml serve` of a service or a built Bento on a free port; yields the base URL once it is ready."""
     port = free_port()
-    return local_server(_bentoml_serve(target, port), port, "/readyz", _bentoml_env(env), timeout, log)
+    return local_server(_bentoml_serve(target, port), port, "/readyz", env, timeout, log)
 
 
 def running_process(
@@ -97,12 +97,8 @@ def running_process(
 ) -> AbstractContextManager[Server]:
     """`running_server`, yielding the `Server` with its process."""
     port = free_port()
-    return local_process(_bentoml_serve(target, port), port, "/readyz", _bentoml_env(env), timeout, log)
+    return local_process(_bentoml_serve(target, port), port, "/readyz", env, timeout, log)
 
 
 def _bentoml_serve(target: str, port: int) -> list[str]:
     return [sys.executable, "-m", "bentoml", "serve", target, "--host", "127.0.0.1", "--port", str(port)]
-
-
-def _bentoml_env(env: dict[str, str] | None) -> dict[str, str]:
-    return {"BENTOML_DO_NOT_TRACK": "true", **(env or {})}

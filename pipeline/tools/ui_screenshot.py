@@ -185,7 +185,7 @@ def screenshots(cfg: Config, output_dir: Path, size: tuple[int, int] = (1600, 90
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with local_server(command, port, "/health", {"MLFLOW_DISABLE_TELEMETRY": "true"}) as url:
+    with local_server(command, port, "/health") as url:
         chromium = Chromium(browser, size)
         try:
             chromium.open(f"{url}/#/", "document.readyState === 'complete'", settle=0)

@@ -45,7 +45,7 @@ def export_onnx(model: PreTrainedModel, path: Path, opset: int = 18) -> None:
 
     Uses the TorchScript exporter (dynamo=False): the dynamo exporter needs onnxscript, which the
     pipeline does not install. The trace and the check use batches of different shapes, so a shape
-    frozen into the graph by mistake fails the check instead of shipping. Raises RuntimeError when the
+    frozen into the graph by mistake fails the check instead of shipping. Raises ParityError when the
     logits differ by more than ATOL; the file is left in place for inspection.
     """
     config = model.config

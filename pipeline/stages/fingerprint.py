@@ -1,0 +1,224 @@
+"""Skip a stage whose inputs have not changed since it last finished, as DVC and spaCy projects do.
+
+After a stage finishes, a stamp in `artifacts/<run>/stages/<stage>.json` records two things:
+- the fingerprint of its inputs: its config sections, the code of `pipeline/` (tools excepted) and the
+  versions of the libraries that shape results, the local source files for prepare, and the stamp of each
+  upstream stage;
+- the size and modification time of every output file.
+
+A stage is up to date when its stamp exists, the inputs hash to the same fingerprint, and every output is
+still there unchanged. A rerun of `make train evaluate export` then answers in seconds without training,
+evaluating, exporting or creating MLflow runs. Deleting or editing an output, changing a config key the
+stage reads, editing the code or re-running an upstream stage makes it stale; `--force` (`FORCE=1` for
+make) reruns regardless.
+
+A Hub data set is fingerprinted by its id and config only: nothing here can ask the Hub whether it changed,
+so a changed Hub data set needs `--force`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pipeline.config import Config
+
+log = logging.getLogger(__name__)
+
+PACKAGE = Path(__file__).resolve().parents[1]
+# Libraries whose version can change a stage's numbers; upgrading one makes every stage stale.
+LIBRARIES = ("torch", "transformers", "tokenizers", "datasets", "onnxruntime", "optimum", "optimum-onnx", "numpy")
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What a stage reads (config sections or dotted keys, upstream stages) and writes (files or folders)."""
+
+    keys: tuple[str, ...]
+    upstream: tuple[str, ...]
+    outputs: Callable[[Config], tuple[Path, ...]]
+
+
+STAGES: dict[str, StageSpec] = {
+    # prepare reads the model keys that choose or shape the tokenizer, not the model's sizes.
+    "prepare": StageSpec(
+        ("data", "model.kind", "model.name_or_path", "model.max_length", "model.text_prefix", "model.tokenizer"),
+        (), lambda c: (c.paths.data, c.paths.reports / "data.json", c.paths.reports / "data.md")
+    ),
+    "train": StageSpec(("model", "train"), ("prepare",), lambda c: (c.paths.model, c.paths.reports / "train.json")),
+    "evaluate": StageSpec(
+        ("evaluate",), ("train",), lambda c: (c.paths.reports / "metrics.json", c.paths.reports / "evaluation.md")
+    ),
+    "export": StageSpec(("export",), ("train",), lambda c: (c.paths.export, c.paths.reports / "parity.json")),
+    "explain": StageSpec((), ("train",), lambda c: (c.paths.reports / "explain.md",)),
+}
+
+
+def stamp_path(cfg: Config, stage: str) -> Path:
+    return cfg.paths.artifacts / "stages" / f"{stage}.json"
+
+
+@functools.cache
+def code_version() -> str:
+    """Hash of the package's source (the tools excepted: they never change a stage's output) and libraries."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if relative.parts[0] == "tools":
+            continue
+        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in LIBRARIES:
+        try:
+            digest.update(f"{name}=={metadata.version(name)}\0".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name} absent\0".encode())
+    return digest.hexdigest()
+
+
+def _source_files(cfg: Config) -> list[Any]:
+    """Size and mtime of the local files prepare reads, so editing a CSV or a SIB-200 folder makes it stale."""
+    data = cfg.data
+    if data.source == "files":
+        files = [Path(name) for name in (data.train_file, data.validation_file, data.test_file) if name]
+    elif data.source == "folder":
+        root = Path(data.folder or "")
+        folders = [root / lang for lang in data.languages] if data.languages else [root]
+        files = [p for folder in folders for p in sorted(folder.rglob("*.tsv"))]
+    elif data.source == "eld":
+        return [f"eld=={_version('eld')}"]
+    else:
+        return [data.hub_id, data.hub_config]
+    return [[str(p), *_stat(p)] for p in files]
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _stat(path: Path) -> list[int | None]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return [None, None]
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def outputs_signature(cfg: Config, stage: str) -> dict[str, list[int | None]]:
+    """Every output file, relative to the project root, with its size and mtime; a missing one is [None, None].
+
+    Relative paths keep the stamps valid when the project folder is moved or copied with its mtimes.
+    """
+    root = Path(cfg.root).resolve()
+    signature: dict[str, list[int | None]] = {}
+    for path in STAGES[stage].outputs(cfg):
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            signature[str(file.relative_to(root))] = _stat(file)
+    return signature
+
+
+def _read_stamp(cfg: Config, stage: str) -> dict[str, Any] | None:
+    path = stamp_path(cfg, stage)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _stamp_digest(stamp: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps([stamp["inputs"], stamp["outputs"]], sort_keys=True).encode()).hexdigest()
+
+
+def inputs_fingerprint(cfg: Config, stage: str) -> str | None:
+    """The fingerprint of a stage's inputs; None when an upstream stage has no valid stamp."""
+    spec = STAGES[stage]
+    upstream = {}
+    for name in spec.upstream:
+        stamp = _read_stamp(cfg, name)
+        if stamp is None or not _outputs_unchanged(cfg, name, stamp):
+            return None
+        upstream[name] = _stamp_digest(stamp)
+    inputs = {
+        "stage": stage,
+        "config": {key: _lookup(cfg.to_dict(), key) for key in spec.keys},
+        "code": code_version(),
+        "upstream": upstream,
+        "sources": _source_files(cfg) if stage == "prepare" else None,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _lookup(tree: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        tree = tree[part]
+    return tree
+
+
+def _outputs_unchanged(cfg: Config, stage: str, stamp: dict[str, Any]) -> bool:
+    current = outputs_signature(cfg, stage)
+    return current == stamp["outputs"] and all(value != [None, None] for value in current.values())
+
+
+def up_to_date(cfg: Config, stage: str) -> dict[str, Any] | None:
+    """The stamp when the stage's last run still stands (same inputs, outputs untouched), else None."""
+    stamp = _read_stamp(cfg, stage)
+    if stamp is None or stamp.get("inputs") != inputs_fingerprint(cfg, stage):
+        return None
+    return stamp if _outputs_unchanged(cfg, stage, stamp) else None
+
+
+def record(cfg: Config, stage: str) -> None:
+    """Write the stamp after a stage finished.
+
+    The inputs are fingerprinted now rather than at the start, because train may have re-run prepare on
+    the way; the code's hash was taken when the process started (code_version is cached).
+    """
+    inputs = inputs_fingerprint(cfg, stage)
+    if inputs is None:  # an upstream stage has no stamp (it ran before stamps existed): vouch for nothing
+        return
+    path = stamp_path(cfg, stage)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = {
+        "stage": stage,
+        "inputs": inputs,
+        "outputs": outputs_signature(cfg, stage),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(stamp, indent=1), encoding="utf-8")
+    partial.replace(path)
+
+
+Result = TypeVar("Result")
+
+
+def stamped(stage: str) -> Callable[[Callable[[Config], Result]], Callable[[Config], Result]]:
+    """Decorate a stage's entry function so that every finished run, however called, leaves its stamp.
+
+    Only the CLI skips: a direct call (tests, notebooks, the comparison tool) always runs the stage. The
+    old stamp is removed first, so a stage that dies half-way is never taken as up to date.
+    """
+
+    def wrap(function: Callable[[Config], Result]) -> Callable[[Config], Result]:
+        @functools.wraps(function)
+        def run(cfg: Config) -> Result:
+            code_version()  # hashed before the stage runs, so an edit made meanwhile is not vouched for
+            stamp_path(cfg, stage).unlink(missing_ok=True)
+            result = function(cfg)
+            record(cfg, stage)
+            return result
+
+        return run
+
+    return wrap

@@ -1,0 +1,112 @@
+"""A stage whose inputs are unchanged is skipped by the CLI; any change to what it reads makes it run again."""
+
+import json
+import shutil
+
+import mlflow
+import pytest
+
+from conftest import ROOT, tiny_overrides
+from pipeline.cli import main
+from pipeline.stages import fingerprint
+from pipeline.stages.tracking import tracking_uri
+
+STAGES = ["prepare", "train", "evaluate", "export"]
+
+
+def cli(stage, root, *extra, force=False):
+    args = [stage, "--config", str(ROOT / "configs/default.yaml"), *tiny_overrides(root), *extra]
+    return main(args + (["--force"] if force else []))
+
+
+def run_count(cfg) -> int:
+    mlflow.set_tracking_uri(tracking_uri(cfg))
+    return len(mlflow.search_runs(experiment_names=[cfg.mlflow.experiment], output_format="list"))
+
+
+def said_up_to_date(capsys) -> list[str]:
+    err = capsys.readouterr().err
+    return [stage for stage in STAGES if f"{stage}: up to date" in err]
+
+
+@pytest.fixture
+def copied_run(pipeline_run, tmp_path):
+    """A copy of the session's tiny run (mtimes kept), so a test may change it without touching the others."""
+    root = tmp_path / "project"
+    shutil.copytree(pipeline_run["cfg"].root, root)
+    return root
+
+
+def test_rerun_of_the_shared_run_is_up_to_date_and_logs_nothing(pipeline_run, capsys):
+    cfg = pipeline_run["cfg"]
+    before = run_count(cfg)
+    for stage in STAGES:
+        assert cli(stage, cfg.root) == 0
+    out, err = capsys.readouterr()
+    assert [s for s in STAGES if f"{s}: up to date" in err] == STAGES
+    assert json.loads(out.strip().splitlines()[-1])["accuracy"] == pipeline_run["evaluate"].metrics["accuracy"]
+    assert run_count(cfg) == before  # no MLflow run for a skipped stage
+
+
+def test_a_copied_project_keeps_its_stamps(copied_run, capsys):
+    assert cli("export", copied_run) == 0
+    assert said_up_to_date(capsys) == ["export"]
+
+
+def test_a_changed_key_reruns_that_stage_and_what_follows_it_only(copied_run, capsys):
+    assert cli("evaluate", copied_run, "evaluate.batch_size=7") == 0
+    assert said_up_to_date(capsys) == []  # evaluate read a new key: it ran
+    assert cli("train", copied_run, "evaluate.batch_size=7") == 0
+    assert said_up_to_date(capsys) == ["train"]  # train does not read evaluate.*
+    assert cli("export", copied_run, "evaluate.batch_size=7") == 0
+    assert said_up_to_date(capsys) == ["export"]
+
+
+def test_a_deleted_output_and_force_rerun(copied_run, capsys):
+    (copied_run / "artifacts" / "default" / "export" / "model_quantized.onnx").unlink()
+    assert cli("export", copied_run) == 0
+    assert said_up_to_date(capsys) == []
+    assert (copied_run / "artifacts" / "default" / "export" / "model_quantized.onnx").is_file()
+    assert cli("export", copied_run) == 0
+    assert said_up_to_date(capsys) == ["export"]
+    assert cli("export", copied_run, force=True) == 0
+    assert said_up_to_date(capsys) == []
+
+
+def test_retraining_makes_the_downstream_stages_stale(copied_run, capsys):
+    assert cli("train", copied_run, "train.epochs=1") == 0
+    assert said_up_to_date(capsys) == []
+    assert cli("evaluate", copied_run, "train.epochs=1") == 0
+    assert said_up_to_date(capsys) == []  # the model it reads changed
+
+
+def test_edited_source_file_makes_prepare_stale(tmp_path):
+    from conftest import tiny_config
+
+    train_file = tmp_path / "train.csv"
+    train_file.write_text("text,label\n" + "".join(f"sentence number {i},{'ab'[i % 2]}\n" for i in range(40)))
+    cfg = tiny_config(tmp_path, **{"data.source": "files", "data.train_file": str(train_file), "data.languages": "[]"})
+    from pipeline.stages.prepare import prepare
+
+    prepare(cfg)
+    assert fingerprint.up_to_date(cfg, "prepare") is not None
+    with train_file.open("a") as handle:
+        handle.write("one more sentence,a\n")
+    assert fingerprint.up_to_date(cfg, "prepare") is None
+
+
+def test_a_stage_that_dies_leaves_no_stamp(copied_run, monkeypatch):
+    from conftest import tiny_config
+    from pipeline.stages import export as export_stage
+
+    cfg = tiny_config(copied_run)
+    assert fingerprint.up_to_date(cfg, "export") is not None
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(export_stage, "load_trained", boom)
+    with pytest.raises(RuntimeError, match="killed"):
+        export_stage.export(cfg)
+    assert not fingerprint.stamp_path(cfg, "export").exists()
+    assert fingerprint.up_to_date(cfg, "export") is None
