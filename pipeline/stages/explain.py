@@ -25,6 +25,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase  # noqa: E402
 
 from pipeline.stages import fingerprint, tracking  # noqa: E402
 from pipeline.config import Config  # noqa: E402
+from pipeline.stages.fonts import all_scripts  # noqa: E402
 from pipeline.models.modeling import load_trained  # noqa: E402
 from pipeline.stages.prepare import read_split  # noqa: E402
 
@@ -47,6 +48,7 @@ def _examples(test: pd.DataFrame, count: int, seed: int) -> pd.DataFrame:
     return firsts.head(count)
 
 
+@all_scripts
 def attention_maps(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int, out: Path
 ) -> list[Path]:
@@ -99,6 +101,7 @@ def sentence_embeddings(
     return features.reshape(len(texts), -1).float().numpy()
 
 
+@all_scripts
 def tsne_png(embeddings: np.ndarray, labels: list[str], path: Path, seed: int) -> Path:
     points = TSNE(n_components=2, random_state=seed, init="pca", perplexity=min(30, len(labels) - 1)).fit_transform(embeddings)
     names = sorted(set(labels))

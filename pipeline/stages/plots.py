@@ -11,7 +11,10 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import numpy as np  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
+from pipeline.stages.fonts import all_scripts  # noqa: E402
 
+
+@all_scripts
 def confusion_png(references: list[int], predictions: list[int], labels: list[str], path: Path) -> Path:
     """Row-normalised, so a small class's errors are as visible as a large one's."""
     matrix = confusion_matrix(references, predictions, labels=list(range(len(labels))), normalize="true")
@@ -34,6 +37,7 @@ def confusion_png(references: list[int], predictions: list[int], labels: list[st
     return path
 
 
+@all_scripts
 def language_bars(scores: dict[str, dict[str, float]], path: Path) -> Path:
     """Accuracy and macro-F1 per language, worst first, so a bad language is the first thing seen."""
     names = sorted(scores, key=lambda n: scores[n]["accuracy"])
