@@ -51,8 +51,8 @@ def prepare_key(cfg: Config) -> str:
     """Hash of everything prepare's output depends on; train compares it to decide whether to re-prepare."""
     model = cfg.model
     relevant = {
-        "data": asdict(cfg.data),
-        "model": [model.kind, model.name_or_path, model.max_length, model.text_prefix, asdict(model.tokenizer)],
+        "data": cfg.data.model_dump(),
+        "model": [model.kind, model.name_or_path, model.max_length, model.text_prefix, model.tokenizer.model_dump()],
         "sources": _source_stamp(cfg),
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
