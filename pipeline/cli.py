@@ -1,4 +1,4 @@
-"""`pipeline <stage> [--config FILE] [section.key=value ...]`: a thin command line over the stage functions."""
+"""`pipeline <stage> [--config FILE ...] [section.key=value ...]`: a thin command line over the stage functions."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.config import Config, load_config
+from pipeline.config import Config, describe, load_config
 from pipeline.errors import PipelineError
 
 STAGES: dict[str, str] = {
@@ -20,10 +20,11 @@ STAGES: dict[str, str] = {
     "evaluate": "score the trained model on the test split, per class and per language",
     "export": "export to ONNX fp32 + int8, check parity with PyTorch, register in MLflow",
     "explain": "attention heatmaps per layer and head, and a t-SNE map of sentence embeddings",
-    "config": "print the resolved config",
+    "config": "print the resolved config, or with --describe every key with its type, default and help",
 }
 PATH_NAMES = ["data", "artifacts", "model", "checkpoints", "export", "reports"]
 PREDICT_HELP = "classify texts from a file or stdin with the exported model (JSONL or CSV out)"
+CONFIG_HELP = "YAML config under configs/; repeat to merge several, later ones winning (default: built-in defaults)"
 
 
 def _entry(stage: str) -> Callable[[Config], object]:
@@ -78,15 +79,16 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for name, help_text in STAGES.items():
         s = sub.add_parser(name, help=help_text, description=help_text)
-        s.add_argument("-c", "--config", default=None, help="YAML config under configs/ (default: built-in defaults)")
+        s.add_argument("-c", "--config", action="append", help=CONFIG_HELP)
         s.add_argument("overrides", nargs="*", metavar="section.key=value", help="dotted overrides, e.g. train.epochs=1")
         if name == "config":
             s.add_argument("--path", choices=PATH_NAMES, help="print only this output path of the run (for scripts)")
+            s.add_argument("--describe", action="store_true", help="print every key with its type, default and help")
         else:
             s.add_argument("--force", action="store_true", help="run even when the stage is up to date")
     s = sub.add_parser("predict", help=PREDICT_HELP, description=PREDICT_HELP)
     s.add_argument("input", nargs="?", type=Path, help=".txt (one text per line), .csv, .tsv, .jsonl or .parquet; stdin when absent")
-    s.add_argument("-c", "--config", default=None, help="config whose export folder to use (default: built-in defaults)")
+    s.add_argument("-c", "--config", action="append", help="config whose export folder to use; repeatable, as for the stages (default: built-in defaults)")
     s.add_argument("--export", type=Path, default=None, help="export folder (overrides --config)")
     s.add_argument("--column", default="text", help="text column for table inputs")
     s.add_argument("-o", "--output", type=Path, default=None, help="output file; stdout when absent")
@@ -114,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.stage == "predict":
             _predict(args)
+            return 0
+        if args.stage == "config" and args.describe:
+            print(describe(), end="")
             return 0
         cfg = load_config(args.config, args.overrides)
         if args.stage == "config":

@@ -2,71 +2,76 @@
 
 The model itself comes only from the BentoML model store entry that `make bento-model` imports from the
 export folder. These settings choose its variant (int8 or fp32), bound what a request may ask, and size
-the batching and the worker processes.
+the batching and the worker processes. Each field is read from TEXTCLF_<NAME> (the model tag from
+TEXTCLF_MODEL); a bad value fails at import, naming the variable.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from pydantic import Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PREFIX = "TEXTCLF_"
+FLAGS = {"": None, "auto": None, "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as err:
-        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from err
-    if value < 1:
-        raise ValueError(f"environment variable {name} must be at least 1, got {value}")
-    return value
+class ServeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True)
 
+    model_tag: str = Field("textclf:latest", validation_alias=f"{PREFIX}MODEL", description="BentoML model tag to serve.")
+    quantized: bool | None = Field(
+        None, description="true: int8, false: fp32, auto (or unset): int8 when the export has it, else fp32."
+    )
+    max_items: int = Field(64, ge=1, description="Most texts in one request.")
+    max_chars: int = Field(20_000, ge=1, description="Most characters in one text.")
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1,
+        description="16 MiB holds 64 texts of 20,000 characters even when a client's JSON encoder escapes every "
+        "character as a \\uXXXX surrogate pair (12 bytes), and refuses anything bigger before parsing it.",
+    )
+    max_batch_size: int = Field(64, ge=1, description="Most texts that adaptive batching merges into one batch.")
+    max_latency_ms: int = Field(2_000, ge=1, description="Longest wait in the batching queue before a 503.")
+    inference_batch_size: int = Field(
+        16,
+        ge=1,
+        description="A merged batch is length-sorted and cut into onnxruntime calls of this size, so short texts "
+        "are not padded to the longest of 64.",
+    )
+    concurrent_batches: int = Field(2, ge=1, description="Batches that run at once.")
+    workers: int = Field(1, ge=1, description="Worker processes, each with its own model copy and batching queue.")
 
-def _flag(name: str) -> bool | None:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip().lower() in ("", "auto"):
-        return None
-    if raw.strip().lower() in ("1", "true", "yes"):
-        return True
-    if raw.strip().lower() in ("0", "false", "no"):
-        return False
-    raise ValueError(f"environment variable {name} must be true, false or auto, got {raw!r}")
-
-
-@dataclass(frozen=True)
-class ServeSettings:
-    model_tag: str
-    quantized: bool | None  # None: int8 when the export has it, else fp32
-    max_items: int
-    max_chars: int
-    max_body_bytes: int
-    max_batch_size: int
-    max_latency_ms: int
-    inference_batch_size: int
-    concurrent_batches: int
-    workers: int
+    @field_validator("quantized", mode="before")
+    @classmethod
+    def _flag(cls, raw: object) -> object:
+        if not isinstance(raw, str):
+            return raw
+        if raw.strip().lower() not in FLAGS:
+            raise ValueError("must be true, false or auto")
+        return FLAGS[raw.strip().lower()]
 
     @classmethod
     def from_env(cls) -> ServeSettings:
-        return cls(
-            model_tag=os.environ.get("TEXTCLF_MODEL", "textclf:latest"),
-            quantized=_flag("TEXTCLF_QUANTIZED"),
-            max_items=_int("TEXTCLF_MAX_ITEMS", 64),
-            max_chars=_int("TEXTCLF_MAX_CHARS", 20_000),
-            # 16 MiB holds 64 texts of 20,000 characters even when a client's JSON encoder escapes every
-            # character as a \uXXXX surrogate pair (12 bytes), and refuses anything bigger before parsing it.
-            max_body_bytes=_int("TEXTCLF_MAX_BODY_BYTES", 16 * 1024 * 1024),
-            max_batch_size=_int("TEXTCLF_MAX_BATCH_SIZE", 64),
-            max_latency_ms=_int("TEXTCLF_MAX_LATENCY_MS", 2_000),
-            # A merged batch is length-sorted and cut into onnxruntime calls of this size, so short texts
-            # are not padded to the longest of 64.
-            inference_batch_size=_int("TEXTCLF_INFERENCE_BATCH_SIZE", 16),
-            concurrent_batches=_int("TEXTCLF_CONCURRENT_BATCHES", 2),
-            # Worker processes, each with its own model copy and its own batching queue.
-            workers=_int("TEXTCLF_WORKERS", 1),
-        )
+        """The settings, or a ValueError whose one line names the environment variable and its bad value."""
+        try:
+            return cls()
+        except ValidationError as err:
+            raise ValueError("; ".join(_explain(error) for error in err.errors())) from None
+
+
+def _explain(error: ErrorDetails) -> str:
+    name = str(error["loc"][0])
+    variable = name if name.startswith(PREFIX) else f"{PREFIX}{name.upper()}"
+    if error["type"] == "int_parsing":
+        wording = "must be an integer"
+    elif error["type"] == "greater_than_equal":
+        wording = f"must be at least {error['ctx']['ge']}"
+    elif error["type"] == "value_error":
+        wording = str(error["ctx"]["error"])
+    else:
+        wording = error["msg"].replace("Input should be", "must be", 1)
+    return f"environment variable {variable} {wording}, got {error['input']!r}"
 
 
 SETTINGS = ServeSettings.from_env()

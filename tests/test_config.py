@@ -2,10 +2,20 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from pipeline.config import Config, ConfigError, load_config
+from pipeline.config import Config, ConfigError, DataConfig, TrainConfig, describe, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sections(model: type[BaseModel] = Config, prefix: str = "") -> list[tuple[str, type[BaseModel]]]:
+    """Every section of the config, the top level ("") included, with its dotted prefix."""
+    found = [(prefix, model)]
+    for name, info in model.model_fields.items():
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            found += _sections(info.annotation, f"{prefix}{name}.")
+    return found
 
 
 def test_defaults_without_a_file():
@@ -41,13 +51,21 @@ def test_flat_keys_round_trip_as_overrides():
     [
         ("data.sourse=eld", "unknown key data.sourse"),
         ("trian.epochs=1", "unknown key trian"),
-        ("train.batch_size=abc", "train.batch_size must be int"),
+        ("train.batch_size=abc", "train.batch_size must be a valid integer; got 'abc'"),
+        ("train.batch_size=true", "train.batch_size must be a valid integer; got True"),
+        ("train.epochs=abc", "train.epochs must be a valid number"),
         ("train.resume=maybe", "train.resume must be true or false"),
         ("data.source=ftp", "data.source must be one of"),
-        ("data.test_size=1.5", "data.test_size must be between 0 and 1"),
+        ("data.test_size=1.5", "data.test_size must be less than 1; got 1.5"),
+        ("data.validation_size=0.85", "data.validation_size + data.test_size must be below 1"),
+        ("data.max_train_per_label=0", "data.max_train_per_label must be greater than or equal to 1"),
         ("model.num_heads=3", "model.hidden_size (128) must be divisible by model.num_heads (3)"),
         ("data.source=files", "data.train_file is required"),
-        ("export.min_label_agreement=0", "export.min_label_agreement"),
+        ("export.min_label_agreement=0", "export.min_label_agreement must be greater than 0"),
+        ("model.pooling=mean", "model.pooling=mean applies to model.kind=pretrained"),
+        ("train.strategy=head_only", "train.strategy=head_only needs model.pooling=mean"),
+        ("run_name=a/b", "run_name must be a non-empty name without '/'"),
+        ("model.tokenizer.vocab_size=99", "model.tokenizer.vocab_size must be greater than or equal to 100"),
         ("train.epochs", "must look like section.key=value"),
         ("data.languages=en", "data.languages must be a list"),
     ],
@@ -84,6 +102,48 @@ def test_cli_reports_config_errors_and_paths(capsys, tmp_path):
     from pipeline.cli import main
 
     assert main(["train", "--config", str(ROOT / "configs/default.yaml"), "train.epochs=-1"]) == 2
-    assert "train.epochs must be positive" in capsys.readouterr().err
+    assert "train.epochs must be greater than 0; got -1" in capsys.readouterr().err
     assert main(["config", "--config", str(ROOT / "configs/default.yaml"), f"root={tmp_path}", "--path", "export"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "artifacts/default/export")
+
+
+@pytest.mark.parametrize(("prefix", "section"), _sections(), ids=lambda x: x if isinstance(x, str) else "")
+def test_unknown_keys_fail_at_every_level_listing_the_known_ones(prefix, section):
+    with pytest.raises(ConfigError) as err:
+        load_config(ROOT / "configs/default.yaml", [f"{prefix}nope=1"])
+    assert str(err.value) == (
+        f"{ROOT / 'configs/default.yaml'}: unknown key {prefix}nope; known keys here: {', '.join(sorted(section.model_fields))}"
+    )
+
+
+def test_sections_built_in_code_fail_as_config_errors():
+    with pytest.raises(ConfigError, match="TrainConfig: batch_size must be greater than or equal to 1; got 0"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ConfigError, match="DataConfig: unknown key sourse"):
+        DataConfig(sourse="eld")
+    assert TrainConfig(epochs=30).epochs == 30.0  # an int is a fine float, and stays one in to_dict()
+
+
+def test_several_errors_report_the_first_and_name_the_others():
+    with pytest.raises(ConfigError) as err:
+        load_config(None, ["train.epochs=0", "data.test_size=3", "model.num_heads=3"])
+    assert str(err.value) == "defaults: data.test_size must be less than 1; got 3 (and 2 more: model, train.epochs)"
+
+
+def test_describe_lists_every_key_with_its_type_default_and_help(capsys):
+    from pipeline.cli import main
+
+    assert main(["config", "--describe"]) == 0
+    out = capsys.readouterr().out
+    assert out == describe()
+    lines = out.splitlines()
+    one_line = " ".join(out.split())
+    for prefix, section in _sections():
+        for name, info in section.model_fields.items():
+            assert any(line.startswith(f"{prefix}{name}: ") for line in lines), f"{prefix}{name} is not described"
+            assert info.description and " ".join(info.description.split()) in one_line
+    assert "train.epochs: float (> 0) = 3.0" in lines
+    assert 'data.source: eld | files | folder | hub = "eld"' in lines
+    assert "data.max_train_per_label: int | null (>= 1) = null" in lines
+    assert 'export.quantize_operators: list[str] = ["MatMul"]' in lines
+    assert any(line.startswith("base: ") for line in lines)

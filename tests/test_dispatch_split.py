@@ -3,7 +3,6 @@ back into one answer per text, in order. Uniform requests that divide the batch 
 drives the split on purpose: a batch size of 5 and requests of 1 to 4 texts."""
 
 import asyncio
-import dataclasses
 
 import pytest
 
@@ -14,7 +13,7 @@ from pipeline.stages.prepare import read_split
 def test_split_requests_answer_like_the_predictor_in_order(bento_model, pipeline_run, monkeypatch):
     import serving.service as service
 
-    monkeypatch.setattr(service, "SETTINGS", dataclasses.replace(service.SETTINGS, max_batch_size=5, quantized=False))
+    monkeypatch.setattr(service, "SETTINGS", service.SETTINGS.model_copy(update={"max_batch_size": 5, "quantized": False}))
     classifier = service.TextClassifier.inner()
     texts = read_split(pipeline_run["cfg"].paths.data, "test")["text"].tolist()
     requests, start = [], 0

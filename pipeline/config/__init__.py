@@ -1,0 +1,39 @@
+"""One typed configuration for every stage, read from YAML with dotted command-line overrides.
+
+sections: the pydantic models, each field with its type, default, bounds and help; files: YAML that builds
+on other YAML (`base:`), several files merged left to right, and overrides; describe: the help that
+`pipeline config --describe` prints; errors: ConfigError, whose message names the file and the dotted key.
+"""
+
+from pipeline.config.describe import describe
+from pipeline.config.errors import ConfigError
+from pipeline.config.files import load_config, save_config
+from pipeline.config.sections import (
+    OFFLINE_MODEL,
+    Config,
+    DataConfig,
+    EvaluateConfig,
+    ExportConfig,
+    MlflowConfig,
+    ModelConfig,
+    RunPaths,
+    TokenizerConfig,
+    TrainConfig,
+)
+
+__all__ = [
+    "OFFLINE_MODEL",
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "EvaluateConfig",
+    "ExportConfig",
+    "MlflowConfig",
+    "ModelConfig",
+    "RunPaths",
+    "TokenizerConfig",
+    "TrainConfig",
+    "describe",
+    "load_config",
+    "save_config",
+]

@@ -1,0 +1,70 @@
+"""`pipeline config --describe`: every key a config file or an override can set, read from the models, so
+the help cannot drift from what load_config accepts."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import types
+import typing
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from pipeline.config.sections import Config
+
+BASE_HELP = (
+    "Another YAML file that this one builds on, relative to this file (chains allowed). This file's keys "
+    "replace the base's, key by key; a list replaces the whole list. Several --config files merge the same "
+    "way, left to right."
+)
+BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+
+
+def describe() -> str:
+    """`key: type (bounds) = default`, then the help indented, for `base` and every dotted key of Config."""
+    lines = ["# Keys of a config file, also settable as section.key=value: type (bounds) = default, then help."]
+    lines += _entry("base", "path", "", BASE_HELP)
+    for key, info in _fields(Config):
+        if _section(info) is not None:
+            lines += ["", *_entry(key, "section", "", info.description or "")]
+        else:
+            default = json.dumps(info.get_default(call_default_factory=True))
+            lines += _entry(key, _type_name(info.annotation) + _bounds(info), f" = {default}", info.description or "")
+    return "\n".join(lines) + "\n"
+
+
+def _fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
+    for name, info in model.model_fields.items():
+        yield f"{prefix}{name}", info
+        section = _section(info)
+        if section is not None:
+            yield from _fields(section, f"{prefix}{name}.")
+
+
+def _section(info: FieldInfo) -> type[BaseModel] | None:
+    kind = info.annotation
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def _entry(key: str, kind: str, default: str, help_text: str) -> list[str]:
+    return [f"{key}: {kind}{default}", textwrap.fill(help_text, width=110, initial_indent="    ", subsequent_indent="    ")]
+
+
+def _type_name(annotation: Any) -> str:
+    """In YAML's words: `eld | files`, `str | null`, `list[str]`."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Literal:
+        return " | ".join(map(str, args))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join("null" if arg is type(None) else _type_name(arg) for arg in args)
+    if origin is list:
+        return f"list[{_type_name(args[0])}]"
+    return annotation.__name__
+
+
+def _bounds(info: FieldInfo) -> str:
+    found = [f"{sign} {getattr(rule, name)}" for rule in info.metadata for name, sign in BOUNDS if hasattr(rule, name)]
+    return f" ({', '.join(found)})" if found else ""

