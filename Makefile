@@ -32,7 +32,7 @@ export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench soak test test-slow clean lock
+.PHONY: help setup lint prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench soak test test-slow clean lock
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -98,6 +98,9 @@ bench: bento-model $(VENV)/.bench-installed ## measure and write reports/benchma
 
 soak: bento-model ## mixed load (16 clients) for SOAK_SECONDS (600) s on the fp32 model (SOAK_ARGS=--quantized: int8): 5xx, latency, RSS, wrong answers -> reports/reliability.md
 	$(BIN)/python -m pipeline.tools.soak --config $(CONFIG) --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
+
+lint: setup ## ruff (rules in pyproject.toml); run by .ci/run
+	$(BIN)/ruff check .
 
 test: setup ## the test suite (offline; slow checks excluded)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)

@@ -131,7 +131,7 @@ class TextClassifier:
         out, start = [], 0
         for request in requests:
             end = start + len(request)
-            out.append([TextResult(p, cut) for p, cut in zip(probs[start:end], truncated[start:end])])
+            out.append([TextResult(p, cut) for p, cut in zip(probs[start:end], truncated[start:end], strict=True)])
             start = end
         return out
 

@@ -12,8 +12,8 @@ import urllib.parse
 import pytest
 from bentoml.exceptions import InvalidArgument
 
-from serving.request_log import BENTOML_ERROR_LOGGER, ClientErrorFilter
 from pipeline.tools.local_server import running_server
+from serving.request_log import BENTOML_ERROR_LOGGER, ClientErrorFilter
 
 OK = '"texts": ["ok"]'
 NESTED = b"[" * 100_000 + b"]" * 100_000
@@ -148,7 +148,7 @@ def test_client_errors_are_one_info_line_without_a_traceback(server):
 def _record(exc: BaseException) -> logging.LogRecord:
     try:
         raise exc
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - any exception, to build the record BentoML would log
         info = sys.exc_info()
     return logging.LogRecord(BENTOML_ERROR_LOGGER, logging.ERROR, __file__, 1, "Exception on %s [%s]", ("/classify", "POST"), info)
 

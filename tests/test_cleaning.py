@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from pipeline.data.cleaning import clean
 from pipeline.config import DataConfig
+from pipeline.data.cleaning import clean
 from pipeline.data.sources import RawData
 from pipeline.errors import DataError
 
@@ -102,8 +102,6 @@ def test_train_languages_keep_every_language_in_test_only():
     assert data.dropped["train: language not in data.train_languages (scored zero-shot on test)"] == 20
 
 
-def test_train_languages_outside_languages_is_a_config_error():
-    from pipeline.config import ConfigError
-
-    with pytest.raises(ConfigError, match="data.train_languages has fra_Latn, which data.languages lacks"):
+def test_train_languages_outside_languages_is_refused():
+    with pytest.raises(ValueError, match="data.train_languages has fra_Latn, which data.languages lacks"):
         DataConfig(languages=["eng_Latn"], train_languages=["fra_Latn"])

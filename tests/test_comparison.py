@@ -16,8 +16,9 @@ def test_missing_run_is_a_clear_error(tmp_path, capsys):
 
 
 def test_compare_trains_each_kind_into_one_report(tmp_path):
-    from conftest import ROOT, tiny_overrides
     from pipeline.tools.comparison import compare
+
+    from conftest import ROOT, tiny_overrides
 
     overrides = tuple(o for o in tiny_overrides(tmp_path) if not o.startswith("export.registered_model_name"))
     out = compare(ROOT / "configs/default.yaml", ("ngram_mlp", "textcnn"), tmp_path / "comparison.md", overrides)

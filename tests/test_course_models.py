@@ -13,9 +13,15 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-from pipeline.models.course import KINDS, CourseConfig, CourseForSequenceClassification, build_course_model, register
 from pipeline.errors import ParityError
-from pipeline.models.course import onnx_export
+from pipeline.models.course import (
+    KINDS,
+    CourseConfig,
+    CourseForSequenceClassification,
+    build_course_model,
+    onnx_export,
+    register,
+)
 from pipeline.models.course.attention import MultiHeadAttention, scaled_dot_product_attention
 from pipeline.models.course.bigru import BiGRUEncoder
 from pipeline.models.course.onnx_export import export_onnx, right_padded_batch

@@ -4,13 +4,14 @@ import json
 
 import pytest
 
-from conftest import tiny_config
 from pipeline.models.course import KINDS
+from pipeline.runtime.predictor import Predictor
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.export import export
-from pipeline.runtime.predictor import Predictor
 from pipeline.stages.prepare import read_split
 from pipeline.stages.train import train
+
+from conftest import tiny_config
 
 
 @pytest.mark.parametrize("kind", KINDS)

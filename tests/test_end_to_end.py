@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import tiny_config
-from pipeline.stages import tracking
 from pipeline.runtime.predictor import Predictor, sha256
-from pipeline.stages import fingerprint
+from pipeline.stages import fingerprint, tracking
 from pipeline.stages.prepare import read_split
 from pipeline.stages.train import train
+
+from conftest import tiny_config
 
 
 def test_prepare_outputs(pipeline_run):

@@ -4,10 +4,11 @@ import matplotlib.image
 import numpy as np
 import torch
 
-from conftest import tiny_config
-from pipeline.stages.explain import explain, sentence_embeddings
 from pipeline.models.modeling import load_trained
+from pipeline.stages.explain import explain, sentence_embeddings
 from pipeline.stages.train import train
+
+from conftest import tiny_config
 
 
 def _check(result, layers, heads):

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, tiny_config, tiny_overrides
 from pipeline.runtime.predictor import Predictor, read_manifest, sha256
 from pipeline.stages.prepare import read_split
 from pipeline.stages.runlock import RunLockedError, lock_path, run_lock
 from pipeline.stages.train import last_complete_checkpoint
+
+from conftest import ROOT, tiny_config, tiny_overrides
 
 PIPELINE = Path(sys.executable).parent / "pipeline"
 # Only a bound on a process that has stopped making progress; every wait ends as soon as its condition holds.
@@ -204,9 +205,8 @@ def test_a_second_process_on_the_same_run_is_refused_until_the_first_dies(tmp_pa
             )
             with run_lock(tiny_config(tmp_path, run_name="other"), "test"):  # another run is not blocked
                 pass
-            with pytest.raises(RunLockedError, match=f"PID {first.pid}"):
-                with run_lock(cfg, "test"):
-                    pass
+            with pytest.raises(RunLockedError, match=f"PID {first.pid}"), run_lock(cfg, "test"):
+                pass
         finally:
             first.kill()
             first.wait(timeout=DEADLINE)

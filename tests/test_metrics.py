@@ -1,5 +1,5 @@
-import pytest
 import numpy as np
+import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 from pipeline.metrics import classification_scores, load_metric

@@ -6,14 +6,15 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import encoding_matches_transformers, tiny_config
-from pipeline.models.modeling import load_trained
 from pipeline.errors import ParityError
-from pipeline.stages.export import compare, export
+from pipeline.metrics.groups import groups_of
+from pipeline.models.modeling import load_trained
 from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import ArtifactError, Predictor
+from pipeline.stages.export import compare, export
 from pipeline.stages.prepare import read_split
-from pipeline.metrics.groups import groups_of
+
+from conftest import encoding_matches_transformers, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def test_labels_match_the_pytorch_model(pipeline_run, predictor):
     expected = [model.config.id2label[int(i)] for i in torch_logits(model, tokenizer, texts, 32, 16).argmax(-1)]
     fp32 = Predictor(cfg.paths.export, quantized=False)
     assert [p.label for p in fp32.predict(texts)] == expected
-    agree = np.mean([p.label == e for p, e in zip(predictor.predict(texts), expected)])
+    agree = np.mean([p.label == e for p, e in zip(predictor.predict(texts), expected, strict=True)])
     assert agree >= 0.99
 
 

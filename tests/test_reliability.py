@@ -16,8 +16,8 @@ import pytest
 from pipeline.runtime.predictor import Predictor, read_manifest
 from pipeline.stages.prepare import read_split
 from pipeline.tools import mixed_load
-from serving.model_store import import_export
 from pipeline.tools.local_server import running_process, running_server
+from serving.model_store import import_export
 
 
 def _env(tag, **extra: str) -> dict[str, str]:
@@ -108,7 +108,6 @@ def test_service_refuses_to_serve_a_broken_model_and_names_the_file(bento_model,
     """`bentoml serve` exits before it starts a worker, with the file named in its output."""
     model, broken = _broken_copy(bento_model, tmp_path, f"textclf-{breaks.__name__.strip('_').replace('_', '-')}", breaks)
     log = tmp_path / "bentoml.log"
-    with pytest.raises(RuntimeError, match="exited with [1-9]"):
-        with running_server(env=_env(model.tag), log=log, timeout=120):
-            pass
+    with pytest.raises(RuntimeError, match="exited with [1-9]"), running_server(env=_env(model.tag), log=log, timeout=120):
+        pass
     assert str(broken) in log.read_text(encoding="utf-8", errors="replace")

@@ -1,8 +1,8 @@
 """`bentoml serve` in a subprocess on a free 127.0.0.1 port: real HTTP, real batching, always stopped."""
 
 import json
-import re
 import os
+import re
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,8 +10,7 @@ import pytest
 
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.prepare import read_split
-from pipeline.tools import bench
-from pipeline.tools import loadtest
+from pipeline.tools import bench, loadtest
 from pipeline.tools.local_server import running_server
 
 

@@ -25,7 +25,7 @@ def test_answers_match_the_predictor_in_order(client, pipeline_run):
     # so scores depend (slightly) on which texts share a batch.
     expected = Predictor(cfg.paths.export).predict(texts, top_k=3, batch_size=16)
     assert [r["label"] for r in body] == [p.label for p in expected]
-    for got, want in zip(body, expected):
+    for got, want in zip(body, expected, strict=True):
         assert got["score"] == pytest.approx(want.score, abs=1e-5)
         assert [t["label"] for t in got["top_k"]] == [t["label"] for t in want.top_k]
         assert got["truncated"] == want.truncated

@@ -6,10 +6,11 @@ import shutil
 import mlflow
 import pytest
 
-from conftest import ROOT, tiny_overrides
 from pipeline.cli import main
 from pipeline.stages import fingerprint
 from pipeline.stages.tracking import tracking_uri
+
+from conftest import ROOT, tiny_overrides
 
 STAGES = ["prepare", "train", "evaluate", "export"]
 
@@ -96,8 +97,9 @@ def test_edited_source_file_makes_prepare_stale(tmp_path):
 
 
 def test_a_stage_that_dies_leaves_no_stamp(copied_run, monkeypatch):
-    from conftest import tiny_config
     from pipeline.stages import export as export_stage
+
+    from conftest import tiny_config
 
     cfg = tiny_config(copied_run)
     assert fingerprint.up_to_date(cfg, "export") is not None

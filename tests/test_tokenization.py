@@ -3,9 +3,9 @@ import pytest
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from pipeline.config import OFFLINE_MODEL, DataConfig, ModelConfig, TokenizerConfig
-from pipeline.models.resolve import ModelSourceError, resolve
 from pipeline.data.sources import read_source
 from pipeline.data.tokenization import build_tokenizer, coverage, train_tokenizer
+from pipeline.models.resolve import ModelSourceError, resolve
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,15 @@ import shutil
 import pytest
 
 from pipeline.stages.tracking import tracking_uri
-from pipeline.tools.ui_screenshot import COLUMNS, Chromium, ScreenshotError, experiment_id, find_browser, saved_view_state, screenshots
+from pipeline.tools.ui_screenshot import (
+    COLUMNS,
+    Chromium,
+    ScreenshotError,
+    experiment_id,
+    find_browser,
+    saved_view_state,
+    screenshots,
+)
 
 
 def test_experiment_is_found_in_the_store(pipeline_run):

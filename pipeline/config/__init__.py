@@ -9,6 +9,7 @@ from pipeline.config.describe import describe
 from pipeline.config.errors import ConfigError
 from pipeline.config.files import load_config, save_config
 from pipeline.config.sections import (
+    COURSE_KINDS,
     OFFLINE_MODEL,
     Config,
     DataConfig,
@@ -22,6 +23,7 @@ from pipeline.config.sections import (
 )
 
 __all__ = [
+    "COURSE_KINDS",
     "OFFLINE_MODEL",
     "Config",
     "ConfigError",

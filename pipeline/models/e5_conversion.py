@@ -205,7 +205,7 @@ def build_tokenizer(blob: Blob, max_length: int):  # noqa: ANN201 - transformers
     steps += [normalizers.NFKC(), normalizers.Strip(left=False, right=True), normalizers.Replace(Regex(" {2,}"), META)]
 
     special = blob.special
-    vocab = list(zip(blob.pieces, blob.scores.astype(float).tolist()))
+    vocab = list(zip(blob.pieces, blob.scores.astype(float).tolist(), strict=True))
     tok = Tokenizer(models.Unigram(vocab, unk_id=special["unk"], byte_fallback=False))
     tok.normalizer = normalizers.Sequence(steps)
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always")

@@ -13,10 +13,13 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from pipeline.config import ModelConfig
 from pipeline.errors import MissingOutputError
 from pipeline.models import mean_pooling  # importing registers bert_mean_pooling with the Auto classes
-from pipeline.config import ModelConfig
-from pipeline.models.course import KINDS, build_course_model  # importing registers the course models with the Auto classes
+from pipeline.models.course import (  # importing registers the course models with the Auto classes
+    KINDS,
+    build_course_model,
+)
 from pipeline.models.resolve import resolve
 
 

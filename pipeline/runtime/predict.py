@@ -11,8 +11,8 @@ from typing import IO
 
 from tqdm import tqdm
 
-from pipeline.runtime.predictor import Predictor
 from pipeline.errors import DataError
+from pipeline.runtime.predictor import Predictor
 from pipeline.runtime.tables import read_table
 
 
@@ -38,7 +38,7 @@ def predictions(predictor: Predictor, texts: list[str], top_k: int, batch_size: 
             empty = [i for i, t in enumerate(chunk) if not t.strip()]
             if empty:
                 raise DataError(f"input row {start + empty[0] + 1} is empty")
-            for text, p in zip(chunk, predictor.predict(chunk, top_k=top_k, batch_size=batch_size)):
+            for text, p in zip(chunk, predictor.predict(chunk, top_k=top_k, batch_size=batch_size), strict=True):
                 yield {"text": text, **p.to_dict()}
             bar.update(len(chunk))
 

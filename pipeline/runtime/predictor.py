@@ -198,7 +198,7 @@ class Predictor:
             index = order[start : start + batch_size]
             feed, cut = self._encode([texts[i] for i in index])
             out[index] = self.session.run(None, feed)[0]
-            for i, flag in zip(index, cut):
+            for i, flag in zip(index, cut, strict=True):
                 truncated[i] = flag
         return out, truncated
 
@@ -216,7 +216,7 @@ class Predictor:
                 top_k=[{"label": self.labels[int(j)], "score": float(p[j])} for j in row],
                 truncated=bool(cut),
             )
-            for row, p, cut in zip(ranked, probs, truncated)
+            for row, p, cut in zip(ranked, probs, truncated, strict=True)
         ]
 
     def predict(self, texts: Sequence[str], top_k: int = 1, batch_size: int = 32) -> list[Prediction]:

@@ -18,16 +18,15 @@ from pathlib import Path
 import mlflow
 import numpy as np
 
-from pipeline.stages import plots
-from pipeline.stages import fingerprint, tracking
 from pipeline.config import Config
-from pipeline.models.torch_inference import torch_logits
 from pipeline.machine import describe
 from pipeline.metrics import classification_scores
-from pipeline.models.modeling import label_maps, load_trained, model_name
-from pipeline.stages.prepare import read_labels, read_split
 from pipeline.metrics.groups import ALL, groups_of, per_group
+from pipeline.models.modeling import label_maps, load_trained, model_name
+from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import ArtifactError
+from pipeline.stages import fingerprint, plots, tracking
+from pipeline.stages.prepare import read_labels, read_split
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +190,7 @@ def evaluate(cfg: Config) -> EvaluationResult:
         "per_class": per_class,
     }
     metrics |= _by_script_and_transfer(languages, cfg.data.train_languages)
-    pairs = Counter((labels[r], labels[p]) for r, p in zip(references, predictions) if r != p)
+    pairs = Counter((labels[r], labels[p]) for r, p in zip(references, predictions, strict=True) if r != p)
     confusions = [(t, p, n) for (t, p), n in pairs.most_common(15)]
 
     out = cfg.paths.reports

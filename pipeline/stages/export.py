@@ -20,18 +20,17 @@ from pathlib import Path
 import mlflow
 import numpy as np
 
-from pipeline.errors import MissingOutputError, ParityError
-from pipeline.stages import registry
-from pipeline.stages import fingerprint, tracking
 from pipeline.config import Config, ExportConfig
+from pipeline.errors import MissingOutputError, ParityError
+from pipeline.metrics import classification_scores
+from pipeline.metrics.groups import groups_of, per_group
 from pipeline.models.course import KINDS
 from pipeline.models.course.onnx_export import export_onnx
 from pipeline.models.modeling import label_maps, load_trained, model_name
 from pipeline.models.torch_inference import torch_logits
-from pipeline.metrics import classification_scores
 from pipeline.runtime.predictor import MANIFEST, Predictor, sha256
+from pipeline.stages import fingerprint, registry, tracking
 from pipeline.stages.prepare import read_labels, read_split
-from pipeline.metrics.groups import groups_of, per_group
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ def _write_manifest(cfg: Config, staging: Path, labels: list[str], models: dict[
         "max_length": cfg.model.max_length,
         "models": models,
         "default_model": "int8" if "int8" in models else "fp32",
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "files": files,
         **extra,
     }
@@ -98,7 +97,8 @@ def _write_manifest(cfg: Config, staging: Path, labels: list[str], models: dict[
 
 
 def compare(
-    variant: str, reference: np.ndarray, predicted: np.ndarray, references: np.ndarray, groups, export_cfg: ExportConfig
+    variant: str, reference: np.ndarray, predicted: np.ndarray, references: np.ndarray, groups: np.ndarray,
+    export_cfg: ExportConfig,
 ) -> tuple[dict, list[str]]:
     """Score one ONNX variant against PyTorch's predictions; return its numbers and the gate's failures."""
     torch_scores = per_group(references, reference, groups)

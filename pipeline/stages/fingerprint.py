@@ -193,7 +193,7 @@ def record(cfg: Config, stage: str) -> None:
         "stage": stage,
         "inputs": inputs,
         "outputs": outputs_signature(cfg, stage),
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(stamp, indent=1), encoding="utf-8")

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from transformers import PreTrainedTokenizerBase
 
 from pipeline.config import TrainConfig
-from pipeline.models.torch_inference import torch_outputs
-from pipeline.models.mean_pooling import BertMeanPoolingForSequenceClassification
 from pipeline.metrics import classification_scores
+from pipeline.models.mean_pooling import BertMeanPoolingForSequenceClassification
+from pipeline.models.torch_inference import torch_outputs
 
 log = logging.getLogger(__name__)
 

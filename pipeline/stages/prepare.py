@@ -15,12 +15,12 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from pipeline.errors import MissingOutputError
-from pipeline.stages import fingerprint, tracking
-from pipeline.data.cleaning import SPLITS, CleanData, clean
 from pipeline.config import Config
+from pipeline.data.cleaning import SPLITS, CleanData, clean
 from pipeline.data.sources import read_source
 from pipeline.data.tokenization import Coverage, build_tokenizer, coverage
+from pipeline.errors import MissingOutputError
+from pipeline.stages import fingerprint, tracking
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.errors import PipelineError
 from pipeline.config import Config
+from pipeline.errors import PipelineError
 
 LOCK_FILE = ".lock"
 

@@ -28,8 +28,8 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import http_request
 
-from pipeline.errors import PipelineError
 from pipeline.config import Config, save_config
+from pipeline.errors import PipelineError
 
 STAGE_TAG = "pipeline.stage"
 RUN_TAG = "pipeline.run_name"
@@ -161,18 +161,17 @@ def stage_run(cfg: Config, stage: str) -> Iterator[Run]:
         parent = _new_parent(cfg, exp_id)
     reuse = stage in ("evaluate", "export", "explain") or (stage == "train" and cfg.train.resume)
     child = _stage_child(parent, stage) if reuse else None
-    with mlflow.start_run(run_id=parent.info.run_id):
-        with mlflow.start_run(
-            run_id=child.info.run_id if child else None,
-            experiment_id=exp_id,
-            run_name=None if child else stage,
-            nested=True,
-            tags={STAGE_TAG: stage, RUN_TAG: cfg.run_name},
-        ) as run:
-            config_file = cfg.paths.artifacts / f"config.{stage}.yaml"
-            save_config(cfg, config_file)
-            mlflow.log_artifact(str(config_file), artifact_path="config")
-            yield run
+    with mlflow.start_run(run_id=parent.info.run_id), mlflow.start_run(
+        run_id=child.info.run_id if child else None,
+        experiment_id=exp_id,
+        run_name=None if child else stage,
+        nested=True,
+        tags={STAGE_TAG: stage, RUN_TAG: cfg.run_name},
+    ) as run:
+        config_file = cfg.paths.artifacts / f"config.{stage}.yaml"
+        save_config(cfg, config_file)
+        mlflow.log_artifact(str(config_file), artifact_path="config")
+        yield run
 
 
 def parent_run_id() -> str:

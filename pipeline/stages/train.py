@@ -7,6 +7,7 @@ pipeline's nested train run instead.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -16,13 +17,14 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import torch
 from datasets import Dataset
 from transformers import (
     AutoTokenizer,
-    PreTrainedModel,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
+    PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
     TrainerCallback,
@@ -31,11 +33,10 @@ from transformers import (
 )
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from pipeline.stages import head_training
-from pipeline.stages import fingerprint, tracking
 from pipeline.config import Config
 from pipeline.metrics import classification_scores
 from pipeline.models.modeling import build_model, count_parameters, label_maps
+from pipeline.stages import fingerprint, head_training, tracking
 from pipeline.stages.prepare import ensure_prepared, read_labels, read_split
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class MlflowLogCallback(TrainerCallback):
         self.client = mlflow.tracking.MlflowClient()
         self.run_id = run_id
 
-    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 - Trainer's signature
+    def on_log(self, args, state, control, logs=None, **kwargs) -> None:  # noqa: ANN001, ANN003 - Trainer's signature
         if not state.is_world_process_zero or not logs:
             return
         now = int(time.time() * 1000)
@@ -68,7 +69,7 @@ class MlflowLogCallback(TrainerCallback):
         self.client.log_batch(self.run_id, metrics=metrics)
 
 
-def encode(frame, tokenizer: PreTrainedTokenizerBase, labels: list[str], max_length: int) -> Dataset:
+def encode(frame: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, labels: list[str], max_length: int) -> Dataset:
     _, label2id = label_maps(labels)
     dataset = Dataset.from_dict({"text": frame["text"].tolist(), "labels": [label2id[x] for x in frame["label"]]})
     return dataset.map(
@@ -130,7 +131,7 @@ def train(cfg: Config) -> TrainResult:
         torch.set_num_threads(cfg.train.num_threads)
     labels = read_labels(paths.data)
     tokenizer = AutoTokenizer.from_pretrained(paths.data / "tokenizer")
-    fingerprint = json.loads((paths.data / "fingerprint.json").read_text())["fingerprint"]
+    data_fingerprint = json.loads((paths.data / "fingerprint.json").read_text())["fingerprint"]
 
     set_seed(cfg.train.seed)
     model = build_model(cfg.model, labels, tokenizer)
@@ -138,11 +139,11 @@ def train(cfg: Config) -> TrainResult:
         model.get_input_embeddings().requires_grad_(False)
 
     with tracking.stage_run(cfg, "train") as run:
-        params = cfg.flat() | {"data_fingerprint": fingerprint, "parameters": count_parameters(model)}
+        params = cfg.flat() | {"data_fingerprint": data_fingerprint, "parameters": count_parameters(model)}
         tracking.log_params_once(params, tracking.parent_run_id())
         tracking.log_params_once(params, run.info.run_id)
         fit = _fit_head if cfg.train.strategy == "head_only" else _fit_full
-        model, best, details = fit(cfg, model, tokenizer, labels, fingerprint, run.info.run_id)
+        model, best, details = fit(cfg, model, tokenizer, labels, data_fingerprint, run.info.run_id)
         _save_model(model, tokenizer, cfg)
 
         summary = {
@@ -151,7 +152,7 @@ def train(cfg: Config) -> TrainResult:
             **details,
             "parameters": count_parameters(model),
             "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "data_fingerprint": fingerprint,
+            "data_fingerprint": data_fingerprint,
         }
         paths.reports.mkdir(parents=True, exist_ok=True)
         (paths.reports / "train.json").write_text(json.dumps(summary, indent=2))
@@ -162,7 +163,7 @@ def train(cfg: Config) -> TrainResult:
 
 
 def _fit_full(
-    cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], fingerprint: str, run_id: str
+    cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], data_fingerprint: str, run_id: str
 ) -> tuple[PreTrainedModel, dict[str, float], dict]:
     """The Hugging Face Trainer over every trainable weight, with per-epoch checkpoints, resume and early stopping."""
     paths = cfg.paths
@@ -220,7 +221,7 @@ def _fit_full(
 
 
 def _fit_head(
-    cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], fingerprint: str, run_id: str
+    cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], data_fingerprint: str, run_id: str
 ) -> tuple[PreTrainedModel, dict[str, float], dict]:
     """Encode train and validation once with the frozen encoder (cached), then train the linear head."""
     paths = cfg.paths
@@ -233,12 +234,12 @@ def _fit_head(
     for split in ("train", "validation"):
         frame = read_split(paths.data, split)
         texts = frame["text"].tolist()
-        key = {"data": fingerprint, "split": split, "encoder": cfg.model.name_or_path, "max_length": cfg.model.max_length,
+        key = {"data": data_fingerprint, "split": split, "encoder": cfg.model.name_or_path, "max_length": cfg.model.max_length,
                "prefix": cfg.model.text_prefix}
         started = time.perf_counter()
         features, hit = head_training.cached_features(
             paths.artifacts / "features", key,
-            lambda: head_training.encode(model, tokenizer, texts, cfg.model.max_length, cfg.evaluate.batch_size),
+            functools.partial(head_training.encode, model, tokenizer, texts, cfg.model.max_length, cfg.evaluate.batch_size),
         )
         if not hit:
             encode_seconds += time.perf_counter() - started

@@ -14,15 +14,13 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from pipeline.tools import langid_bench
-from pipeline.tools import speed
 from pipeline.config import Config, load_config
 from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.prepare import read_split
-from pipeline.tools import loadtest
-from serving.model_store import import_export
+from pipeline.tools import langid_bench, loadtest, speed
 from pipeline.tools.local_server import ROOT, running_server
+from serving.model_store import import_export
 from serving.settings import SETTINGS
 
 

@@ -14,11 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+from pipeline.config import COURSE_KINDS, load_config
 from pipeline.errors import MissingOutputError
-from pipeline.config import load_config
 from pipeline.machine import describe
 
-KINDS = ("from_scratch", "transformer", "ngram_mlp", "textcnn", "bigru")
+KINDS = ("from_scratch", *COURSE_KINDS)
 
 
 def load(reports: Path, run: str) -> dict:
@@ -70,8 +70,8 @@ def int8_rate(export_dir: Path, texts: list[str], batch_size: int = 32) -> float
 
 def compare(config: Path, kinds: tuple[str, ...], output: Path, overrides: tuple[str, ...] = ()) -> Path:
     """Train, evaluate and export every kind on one config into one MLflow experiment, then write the table."""
-    from pipeline.stages.evaluate import evaluate
     from pipeline.errors import ParityError
+    from pipeline.stages.evaluate import evaluate
     from pipeline.stages.export import export
     from pipeline.stages.prepare import read_split
     from pipeline.stages.train import train

@@ -118,7 +118,7 @@ def compare_tools(export: Path, folder: Path) -> list[ToolResult]:
         started = time.perf_counter()
         predicted = run(rows["text"].tolist())
         rate = len(rows) / (time.perf_counter() - started)
-        correct = rows.assign(ok=[p == t for p, t in zip(predicted, rows["language"])]).groupby("language")["ok"].mean()
+        correct = rows.assign(ok=[p == t for p, t in zip(predicted, rows["language"], strict=True)]).groupby("language")["ok"].mean()
         results.append(ToolResult(name, sorted(supported), correct.to_dict(), rate))
     return results
 
@@ -135,7 +135,7 @@ def markdown(results: list[ToolResult], folder: Path) -> str:
         "",
         "| | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
-        "| average accuracy | " + " | ".join(f"{sum(r.accuracy[l] for l in common) / len(common):.4f}" for r in results) + " |",
+        "| average accuracy | " + " | ".join(f"{sum(r.accuracy[lang] for lang in common) / len(common):.4f}" for r in results) + " |",
         "| languages supported | " + " | ".join(str(len(r.supported)) for r in results) + " |",
         "| sentences/s | " + " | ".join(f"{r.sentences_per_second:.0f}" for r in results) + " |",
         "",
@@ -144,7 +144,7 @@ def markdown(results: list[ToolResult], folder: Path) -> str:
         "| language | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
     ]
-    languages = sorted(set().union(*(r.accuracy for r in results)), key=lambda l: results[0].accuracy.get(l, 2))
+    languages = sorted(set().union(*(r.accuracy for r in results)), key=lambda lang: results[0].accuracy.get(lang, 2))
     for lang in languages:
         cells = [f"{r.accuracy[lang]:.3f}" if lang in r.accuracy else "-" for r in results]
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")
@@ -159,7 +159,7 @@ def where_we_lose(results: list[ToolResult], common: list[str], margin: float = 
     """
     ours, others = results[0], results[1:]
     short = {r.name: r.name.split(" (")[0] for r in results}  # "lingua (high accuracy)" -> "lingua"
-    average = {r.name: sum(r.accuracy[l] for l in common) / len(common) for r in results}
+    average = {r.name: sum(r.accuracy[lang] for lang in common) / len(common) for r in results}
     ahead = [r for r in others if average[r.name] > average[ours.name]]
     behind = [r for r in others if average[r.name] < average[ours.name]]
     if ahead:

@@ -141,7 +141,7 @@ def wrong_answers(predictor: Predictor, samples: Sequence[tuple[list[str], int, 
         if len(answer) != len(texts):
             wrong.append(f"{len(answer)} answers for {len(texts)} texts")
             continue
-        for text, got, want in zip(texts, answer, predictor.predict(texts, top_k=everything, batch_size=16)):
+        for text, got, want in zip(texts, answer, predictor.predict(texts, top_k=everything, batch_size=16), strict=True):
             probs = {t["label"]: t["score"] for t in want.top_k}
             off = abs(got["score"] - probs.get(got["label"], -1.0))
             behind = want.score - probs.get(got["label"], -1.0)

@@ -32,8 +32,8 @@ from pipeline.runtime.predictor import Predictor
 from pipeline.stages.prepare import read_split
 from pipeline.tools import mixed_load
 from pipeline.tools.loadtest import _percentile
-from serving.model_store import import_export
 from pipeline.tools.local_server import running_process
+from serving.model_store import import_export
 
 SAMPLE_EVERY_S = 30
 MAX_RSS_GROWTH = 0.05

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import select
@@ -170,10 +171,8 @@ class Chromium:
                 self.process.kill()
                 self.process.wait()
         for fd in (self._commands, self._replies):
-            try:
+            with contextlib.suppress(OSError):  # already closed by an earlier close()
                 os.close(fd)
-            except OSError:
-                pass  # already closed by an earlier close()
         shutil.rmtree(self._profile, ignore_errors=True)
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-KINDS = ("transformer", "ngram_mlp", "textcnn", "bigru")
+from pipeline.config import COURSE_KINDS as KINDS
+
 POSITIONALS = ("sinusoidal", "learned", "none")
 
 
