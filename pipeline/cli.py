@@ -100,7 +100,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from pipeline.runtime.predict import predict_file
+    from pipeline.runtime.classify_files import predict_file
 
     export_dir = args.export or load_config(args.config).paths.export
     count = predict_file(

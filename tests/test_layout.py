@@ -31,7 +31,7 @@ def _imports(path: Path) -> list[str]:
 
 
 def test_runtime_modules_are_found():
-    assert {"pipeline.runtime.predictor", "pipeline.runtime.predict", "pipeline.runtime.pyfunc"} <= set(RUNTIME_MODULES)
+    assert {"pipeline.runtime.predictor", "pipeline.runtime.classify_files", "pipeline.runtime.pyfunc"} <= set(RUNTIME_MODULES)
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))

@@ -11,7 +11,7 @@ from pipeline.metrics.groups import groups_of
 from pipeline.models.modeling import load_trained
 from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import ArtifactError, Predictor
-from pipeline.stages.export import compare, export
+from pipeline.stages.export import export, parity_scores
 from pipeline.stages.prepare import read_split
 
 from conftest import encoding_matches_transformers, tiny_config
@@ -130,12 +130,12 @@ def test_parity_gate_names_the_language_and_the_loss(pipeline_run):
     predicted = refs.copy()
     zh = (test["language"] == "zh").to_numpy()
     predicted[np.flatnonzero(zh)[:3]] = labels.index("en")  # three Chinese texts now read as English
-    numbers, failures = compare("int8", refs, predicted, refs, groups_of(test), cfg.export)
+    numbers, failures = parity_scores("int8", refs, predicted, refs, groups_of(test), cfg.export)
     assert numbers["worst_language"] == "zh"
     assert numbers["worst_language_accuracy_drop"] == pytest.approx(3 / zh.sum())
     assert any("language 'zh' loses" in f and "points of accuracy" in f for f in failures)
     assert any("labels agree with PyTorch on" in f for f in failures)
-    numbers, failures = compare("int8", refs, refs, refs, groups_of(test), cfg.export)
+    numbers, failures = parity_scores("int8", refs, refs, refs, groups_of(test), cfg.export)
     assert failures == [] and numbers["label_agreement"] == 1.0
 
 

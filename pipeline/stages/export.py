@@ -96,7 +96,7 @@ def _write_manifest(cfg: Config, staging: Path, labels: list[str], models: dict[
     (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def compare(
+def parity_scores(
     variant: str, reference: np.ndarray, predicted: np.ndarray, references: np.ndarray, groups: np.ndarray,
     export_cfg: ExportConfig,
 ) -> tuple[dict, list[str]]:
@@ -152,7 +152,7 @@ def parity(cfg: Config, staging: Path, models: dict[str, str], labels: list[str]
     for variant in models:
         predictor = Predictor(staging, quantized=variant == "int8", verify=False)
         predicted = predictor.logits(texts, cfg.evaluate.batch_size)[0].argmax(-1)
-        result[variant], failed = compare(variant, reference, predicted, references, groups, cfg.export)
+        result[variant], failed = parity_scores(variant, reference, predicted, references, groups, cfg.export)
         failures += failed
     result["passed"] = not failures
     result["failures"] = failures
