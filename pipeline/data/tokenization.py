@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 import pandas as pd
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from pipeline.config import ModelConfig, TokenizerConfig
@@ -20,15 +20,34 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 UNK_WARNING_RATE = 0.05
 
 
-def _normalizer(cfg: TokenizerConfig) -> normalizers.Normalizer:
+def _normalizer(cfg: TokenizerConfig, *then: normalizers.Normalizer) -> normalizers.Normalizer:
     steps: list[normalizers.Normalizer] = [normalizers.NFKC()]
     if cfg.lowercase:
         steps.append(normalizers.Lowercase())
-    return normalizers.Sequence(steps)
+    return normalizers.Sequence([*steps, *then])
+
+
+def _characters(cfg: TokenizerConfig) -> Tokenizer:
+    """One token per character (Unicode code point), the space included, for models that build their own
+    n-grams from characters (char_ngram).
+
+    NFKC first folds compatibility forms (full-width Latin, ligatures, Arabic presentation forms) into the
+    characters they stand for, so one letter has one id. Every run of whitespace then becomes one space and
+    the ends are stripped: a space token means one word boundary whatever the input's spacing. A character
+    seen fewer than min_frequency times in the training text, or never, reads as [UNK]. WordLevel over
+    single characters rather than BPE without merges: its vocabulary is exactly the kept characters.
+    """
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.normalizer = _normalizer(cfg, normalizers.Replace(Regex(r"\s+"), " "), normalizers.Strip())
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    return tok
 
 
 def _untrained(cfg: TokenizerConfig) -> tuple[Tokenizer, trainers.Trainer]:
     common = {"vocab_size": cfg.vocab_size, "special_tokens": SPECIAL_TOKENS, "show_progress": False}
+    if cfg.kind == "char":
+        return _characters(cfg), trainers.WordLevelTrainer(min_frequency=cfg.min_frequency, **common)
     if cfg.kind == "wordpiece":
         # Long words must not collapse to [UNK]: Thai and Lao write whole phrases without spaces.
         tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=1000))

@@ -58,6 +58,9 @@ def build_model(cfg: ModelConfig, labels: list[str], tokenizer: PreTrainedTokeni
             intermediate_size=cfg.intermediate_size,
             dropout=cfg.dropout,
             positional=cfg.positional,
+            ngram_orders=cfg.ngram_orders,
+            ngram_buckets=cfg.ngram_buckets,
+            ngram_head=cfg.ngram_head,
         )
     config = BertConfig(
         vocab_size=len(tokenizer),
@@ -84,6 +87,8 @@ def model_name(cfg: ModelConfig) -> str:
     """A readable name for reports, the manifest and the service's metadata."""
     if cfg.kind == "pretrained":
         return cfg.name_or_path
+    if cfg.kind == "char_ngram":  # no layers: the size is the hashed table's
+        return f"char_ngram-{cfg.ngram_buckets}x{cfg.hidden_size}-{cfg.ngram_head}"
     family = "bert" if cfg.kind == "from_scratch" else cfg.kind
     return f"{family}-{cfg.num_layers}x{cfg.hidden_size}"
 

@@ -1,10 +1,12 @@
-"""The "course" models: four classic text classifiers as Hugging Face models.
+"""The "course" models: five classic text classifiers as Hugging Face models.
 
 Importing this package registers them with AutoConfig and AutoModelForSequenceClassification, so a
 saved course model loads with AutoModelForSequenceClassification.from_pretrained like any other.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 
@@ -37,10 +39,14 @@ def build_course_model(
     intermediate_size: int,
     dropout: float,
     positional: str = "sinusoidal",
+    ngram_orders: Sequence[int] | None = None,
+    ngram_buckets: int | None = None,
+    ngram_head: str = "linear",
 ) -> PreTrainedModel:
     """A freshly initialised course model of the given kind (seed torch first for a reproducible init).
 
-    The n-gram and CNN settings keep CourseConfig's defaults; build a CourseConfig directly to change them.
+    n-gram settings left as None take the kind's defaults; the CNN settings keep CourseConfig's defaults
+    (build a CourseConfig directly to change them).
     """
     if len(id2label) != num_labels or len(label2id) != num_labels:
         raise ValueError(f"num_labels is {num_labels} but id2label has {len(id2label)} and label2id {len(label2id)}")
@@ -55,6 +61,9 @@ def build_course_model(
         dropout=dropout,
         max_length=max_length,
         positional=positional,
+        ngram_orders=ngram_orders,
+        ngram_buckets=ngram_buckets,
+        ngram_head=ngram_head,
         num_labels=num_labels,
         id2label=id2label,
         label2id=label2id,

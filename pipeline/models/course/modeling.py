@@ -14,6 +14,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from pipeline.models.course.bigru import BiGRUEncoder
+from pipeline.models.course.char_ngram import CharNgramEncoder
 from pipeline.models.course.config import CourseConfig
 from pipeline.models.course.ngram_mlp import NgramMLPEncoder
 from pipeline.models.course.textcnn import TextCNNEncoder
@@ -24,6 +25,7 @@ ENCODERS: dict[str, type[nn.Module]] = {
     "ngram_mlp": NgramMLPEncoder,
     "textcnn": TextCNNEncoder,
     "bigru": BiGRUEncoder,
+    "char_ngram": CharNgramEncoder,
 }
 
 

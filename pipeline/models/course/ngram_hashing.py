@@ -1,0 +1,56 @@
+"""Hashed n-grams of token ids, computed inside the model, and the masked mean of their embeddings.
+
+Shared by ngram_mlp (n-grams of subword ids) and char_ngram (n-grams of character ids). Hashing with int64
+multiply, add and remainder only means the exported ONNX graph holds the feature extraction: it takes the
+same input_ids as every other kind, and serving has nothing to reimplement.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+# Multiplier of the polynomial rolling hash. Prime, so consecutive ids spread over the buckets; small enough
+# that bucket * multiplier + id stays far below 2**63 for any bucket count a model could afford.
+HASH_MULTIPLIER = 1_000_003
+
+
+def ngram_rows(
+    input_ids: Tensor, attention_mask: Tensor, orders: tuple[int, ...], buckets: int, token_rows: int
+) -> tuple[Tensor, Tensor]:
+    """Embedding rows [batch, len(orders) * seq] of the n-grams starting at each position, and which are real.
+
+    Order-1 n-grams are the tokens themselves and use rows 0..token_rows-1 (pass the vocabulary size when
+    1 is in orders); longer ones hash into the `buckets` rows after those. The hash of (t1, ..., tn) is
+    h = n, then h = (h * HASH_MULTIPLIER + t) % buckets for each t: the order seeds it, or the trigram
+    (0, a, b) would always land in the bigram (a, b)'s row.
+
+    An n-gram is real when all its tokens are: one that runs into padding (or past the end) is dropped,
+    so appending padding changes nothing.
+    """
+    length = input_ids.shape[1]
+    # room for n-grams starting near the end to read past it (cat rather than F.pad, whose export
+    # reverses the pad list with a Slice the exporter cannot constant-fold)
+    tail = input_ids.new_zeros(input_ids.shape[0], max(orders) - 1)
+    ids = torch.cat((input_ids, tail), dim=1)
+    real = torch.cat((attention_mask.bool(), tail.bool()), dim=1)
+    rows, valid = [], []
+    for order in orders:
+        if order == 1:
+            rows.append(input_ids)
+            valid.append(attention_mask.bool())
+            continue
+        hashed = torch.full_like(input_ids, order)
+        all_real = torch.ones_like(input_ids, dtype=torch.bool)
+        for offset in range(order):
+            hashed = (hashed * HASH_MULTIPLIER + ids[:, offset : offset + length]) % buckets
+            all_real = all_real & real[:, offset : offset + length]
+        rows.append(token_rows + hashed)
+        valid.append(all_real)
+    return torch.cat(rows, dim=1), torch.cat(valid, dim=1)
+
+
+def masked_mean(vectors: Tensor, valid: Tensor) -> Tensor:
+    """Mean over dim 1 of vectors [batch, n, dim] where valid [batch, n] is True; zeros for a row with none."""
+    weights = valid.unsqueeze(-1).to(vectors.dtype)
+    return (vectors * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)

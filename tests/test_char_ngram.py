@@ -1,0 +1,283 @@
+"""The char_ngram kind: its hashing against a plain-Python reference, padding invariance, the character
+tokenizer on many scripts, the config rules, ONNX parity (fp32 and int8 with the table quantized), and a
+tiny run through every stage to the runtime Predictor. Small tables throughout: the file runs in seconds."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from tokenizers import Tokenizer
+
+from pipeline.config import ConfigError, ModelConfig, TokenizerConfig, load_config
+from pipeline.data.tokenization import train_tokenizer
+from pipeline.models.course import CourseConfig, CourseForSequenceClassification
+from pipeline.models.course.ngram_hashing import HASH_MULTIPLIER, ngram_rows
+from pipeline.models.course.onnx_export import export_onnx, right_padded_batch
+from pipeline.models.modeling import load_trained, model_name
+from pipeline.models.torch_inference import torch_logits
+from pipeline.runtime.predictor import Predictor
+from pipeline.stages.evaluate import evaluate
+from pipeline.stages.export import export
+from pipeline.stages.prepare import read_split
+from pipeline.stages.train import train
+
+from conftest import ROOT, encoding_matches_transformers, tiny_config
+
+VOCAB = 300
+PAD = 0
+LABELS = ["de", "en", "fr", "ru"]
+ORDERS = (1, 2, 3, 4, 5)
+
+# One sample per script family the brief names; every character in it must get an id of its own.
+SAMPLES = [
+    "Ça déjà vu, naïve Straße fit; Żółć ŠČŘ ñ",
+    "Привет, как дела? Ёжик",
+    "مرحبا بالعالم",
+    "नमस्ते दुनिया",
+    "你好，世界。日本語のテキスト",
+    "ሰላም ዓለም",
+    "สวัสดีชาวโลก",
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and the machine is shared with training runs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make(seed: int = 0, **overrides: object) -> CourseForSequenceClassification:
+    values = dict(
+        kind="char_ngram", vocab_size=VOCAB, pad_token_id=PAD, hidden_size=16, intermediate_size=24,
+        dropout=0.1, max_length=256, ngram_buckets=1024, ngram_orders=ORDERS,
+        id2label=dict(enumerate(LABELS)), label2id={label: i for i, label in enumerate(LABELS)},
+    )
+    torch.manual_seed(seed)
+    return CourseForSequenceClassification(CourseConfig(**(values | overrides)))
+
+
+def reference_rows(ids: list[int], length: int, orders: tuple[int, ...], buckets: int, vocab: int) -> list[int | None]:
+    """The documented hash, one n-gram at a time in plain Python; None where the n-gram is not all text."""
+    rows: list[int | None] = []
+    for order in orders:
+        for start in range(len(ids)):
+            if start + order > length:
+                rows.append(None)
+            elif order == 1:
+                rows.append(ids[start])
+            else:
+                h = order
+                for token in ids[start : start + order]:
+                    h = (h * HASH_MULTIPLIER + token) % buckets
+                rows.append(vocab + h)
+    return rows
+
+
+# --- hashing ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("buckets", [97, 1024, 2**18])
+def test_hashing_matches_a_plain_python_reference(buckets: int) -> None:
+    # lengths 1-4 are shorter than the longest order, and 13 is the full row
+    input_ids, attention_mask = right_padded_batch(VOCAB, PAD, [13, 7, 4, 3, 2, 1], seed=5)
+    rows, valid = ngram_rows(input_ids, attention_mask, ORDERS, buckets, VOCAB)
+    assert rows.shape == valid.shape == (6, len(ORDERS) * 13)
+    for b, length in enumerate(attention_mask.sum(-1).tolist()):
+        expected = reference_rows(input_ids[b].tolist(), length, ORDERS, buckets, VOCAB)
+        assert valid[b].tolist() == [r is not None for r in expected]
+        assert [int(r) for r, v in zip(rows[b], valid[b], strict=True) if v] == [r for r in expected if r is not None]
+        assert sum(expected_row is not None for expected_row in expected) == sum(max(0, length - n + 1) for n in ORDERS)
+    assert rows[valid].max() < VOCAB + buckets
+
+
+def test_the_same_ngram_hashes_to_the_same_row_anywhere_and_orders_are_kept_apart() -> None:
+    a, b, c = 11, 12, 13
+    input_ids = torch.tensor([[a, b, c, 0, 0], [c, c, a, b, c]])
+    attention_mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    rows, valid = ngram_rows(input_ids, attention_mask, (2, 3), 2**18, VOCAB)
+    bigram_ab = rows[0, 0]  # (a, b) starts at 0 in the first text and at 2 in the second
+    assert rows[1, 2] == bigram_ab and valid[0, 0] and valid[1, 2]
+    trigram_abc = rows[0, 5]  # order 3 starts at column 5 (after the 5 bigram columns)
+    assert rows[1, 5 + 2] == trigram_abc and trigram_abc != bigram_ab
+    assert not valid[0, 5 + 1]  # (b, c, pad) runs into padding
+
+
+@pytest.mark.parametrize("head", ["linear", "mlp"])
+def test_appending_padding_does_not_change_logits(head: str) -> None:
+    model = make(ngram_head=head).eval()
+    input_ids, attention_mask = right_padded_batch(VOCAB, PAD, [9, 4, 2, 1])
+    # the appended positions hold real-looking ids, so only attention_mask can tell the model to skip them
+    extra = torch.randint(1, VOCAB, (4, 6), generator=torch.Generator().manual_seed(1))
+    longer_ids = torch.cat((input_ids, extra), dim=1)
+    longer_mask = torch.cat((attention_mask, torch.zeros_like(extra)), dim=1)
+    with torch.no_grad():
+        expected = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        longer = model(input_ids=longer_ids, attention_mask=longer_mask).logits
+    torch.testing.assert_close(longer, expected, atol=1e-6, rtol=0)
+
+
+def test_heads_and_init() -> None:
+    linear, mlp = make(ngram_head="linear"), make(ngram_head="mlp")
+    assert linear.classifier.in_features == 16 and mlp.classifier.in_features == 24
+    assert linear.encoder.embeddings.num_embeddings == VOCAB + 1024
+    # fastText's init: rows no training n-gram reaches stay near zero instead of adding N(0, 1) noise
+    assert linear.encoder.embeddings.weight.abs().max() <= 1 / 16
+    with pytest.raises(ValueError, match="ngram_head must be one of"):
+        make(ngram_head="deep")
+
+
+# --- the character tokenizer ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def char_tokenizer():
+    return train_tokenizer(SAMPLES * 2, TokenizerConfig(kind="char", min_frequency=2), max_length=40)
+
+
+def test_every_character_of_every_script_gets_its_own_id(char_tokenizer) -> None:
+    seen: dict[str, int] = {}
+    for text in SAMPLES:
+        normalised = unicodedata.normalize("NFKC", text)
+        ids = char_tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert char_tokenizer.convert_ids_to_tokens(ids) == list(normalised), text  # one code point, one token
+        for char, token_id in zip(normalised, ids, strict=True):
+            assert seen.setdefault(char, token_id) == token_id
+        assert char_tokenizer.decode(ids) == normalised
+    assert len(set(seen.values())) == len(seen)  # no two characters share an id
+    assert char_tokenizer.unk_token_id not in seen.values()
+    assert len(char_tokenizer) == len(seen) + 5  # [PAD] [UNK] [CLS] [SEP] [MASK]
+
+
+def test_unseen_characters_whitespace_nfkc_and_truncation(char_tokenizer) -> None:
+    tokens = char_tokenizer.convert_ids_to_tokens(char_tokenizer("Ωa 👋", add_special_tokens=False)["input_ids"])
+    assert tokens == ["[UNK]", "a", " ", "[UNK]"]
+    # every run of whitespace is one space, the ends are stripped, and NFKC folds the ligature and full width
+    spaced = char_tokenizer("  ﬁ\t\n  ａ ", add_special_tokens=False)["input_ids"]
+    assert char_tokenizer.convert_ids_to_tokens(spaced) == ["f", "i", " ", "a"]
+    ids = char_tokenizer(SAMPLES[0] * 3, truncation=True)["input_ids"]
+    assert len(ids) == 40 and ids[0] == char_tokenizer.cls_token_id and ids[-1] == char_tokenizer.sep_token_id
+
+
+def test_min_frequency_vocab_cap_and_lowercase() -> None:
+    texts = ["aaab", "ÉCOLE école"]
+    rare = train_tokenizer(texts, TokenizerConfig(kind="char", min_frequency=2), max_length=16).get_vocab()
+    assert "a" in rare and "b" not in rare  # b is seen once
+    capped = train_tokenizer(["aaaa bbb cc d"], TokenizerConfig(kind="char", vocab_size=100, min_frequency=1)
+                             .model_copy(update={"vocab_size": 7}), max_length=16).get_vocab()
+    assert set(capped) - {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"} == {"a", " "}  # the two most frequent
+    lower = train_tokenizer(texts, TokenizerConfig(kind="char", min_frequency=2, lowercase=True), max_length=16)
+    assert lower.convert_ids_to_tokens(lower("ÉCOLE", add_special_tokens=False)["input_ids"]) == list("école")
+
+
+def test_the_runtime_reads_the_saved_tokenizer_the_same_way(char_tokenizer, tmp_path: Path) -> None:
+    char_tokenizer.save_pretrained(tmp_path)
+    runtime = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))  # what pipeline.runtime.predictor loads
+    runtime.enable_truncation(40)  # as the Predictor does, at the export's max_length
+    for text in [*SAMPLES, SAMPLES[0] * 3, "Ωx  y"]:
+        assert runtime.encode(text).ids == char_tokenizer(text, truncation=True, max_length=40)["input_ids"]
+
+
+# --- config -----------------------------------------------------------------------------------------------
+
+
+def test_char_ngram_picks_the_char_tokenizer_and_its_ngram_defaults() -> None:
+    cfg = ModelConfig(kind="char_ngram")
+    assert cfg.tokenizer.kind == "char" and cfg.ngram_orders == [1, 2, 3, 4, 5] and cfg.ngram_buckets == 2**18
+    assert ModelConfig().tokenizer.kind == "wordpiece" and ModelConfig().ngram_orders is None
+    assert ModelConfig(kind="ngram_mlp").ngram_orders == [1, 2, 3]  # unchanged for the subword kind
+    assert ModelConfig(kind="textcnn", tokenizer=TokenizerConfig(kind="char")).tokenizer.kind == "char"
+    assert model_name(ModelConfig(kind="char_ngram", hidden_size=64)) == "char_ngram-262144x64-linear"
+    shipped = load_config(ROOT / "configs/langid-char-ngram.yaml")
+    assert shipped.model.kind == "char_ngram" and shipped.model.tokenizer.kind == "char"
+    assert shipped.data.source == "eld" and "Gather" in shipped.export.quantize_operators
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.kind=char_ngram", "model.tokenizer.kind=bpe"], "model.kind=char_ngram hashes character n-grams"),
+        (["model.kind=char_ngram", "model.ngram_orders=[2, 2]"], "model.ngram_orders must be distinct"),
+        (["model.kind=char_ngram", "model.ngram_orders=[]"], "model.ngram_orders must be distinct"),
+        (["model.kind=char_ngram", "model.ngram_buckets=0"], "model.ngram_buckets must be greater than or equal to 1"),
+        (["model.ngram_head=deep"], "model.ngram_head must be one of"),
+    ],
+)
+def test_bad_combinations_fail_at_load(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(ROOT / "configs/default.yaml", overrides)
+
+
+# --- ONNX -------------------------------------------------------------------------------------------------
+
+
+def _onnx_logits(path: Path, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["logits"], {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()})[0]
+
+
+@pytest.mark.parametrize("head", ["linear", "mlp"])
+def test_onnx_parity_fp32_and_int8_with_the_table_quantized(head: str, tmp_path: Path) -> None:
+    model = make(ngram_head=head, ngram_buckets=4096)
+    with torch.no_grad():  # trained-looking rows, so int8's error is measured on values of a realistic spread
+        model.encoder.embeddings.weight.normal_(0, 0.3)
+    fp32, int8 = tmp_path / "model.onnx", tmp_path / "model_quantized.onnx"
+    export_onnx(model, fp32)
+    quantize_dynamic(fp32, int8, op_types_to_quantize=["MatMul", "Gather"], weight_type=QuantType.QUInt8)
+    model.eval()
+    input_ids, attention_mask = right_padded_batch(VOCAB, PAD, [200, 57, 4, 3, 1], seed=7)
+    with torch.no_grad():
+        expected = model(input_ids=input_ids, attention_mask=attention_mask).logits.numpy()
+    np.testing.assert_allclose(_onnx_logits(fp32, input_ids, attention_mask), expected, atol=1e-4, rtol=0)
+    quantized = _onnx_logits(int8, input_ids, attention_mask)
+    assert np.abs(quantized - expected).max() < 0.05
+    quantized_tables = {t.name: t.data_type for t in onnx.load(int8).graph.initializer}
+    assert quantized_tables["model.encoder.embeddings.weight_quantized"] == onnx.TensorProto.UINT8
+    assert int8.stat().st_size < 0.4 * fp32.stat().st_size  # the table is stored in one byte per weight
+
+
+# --- every stage ------------------------------------------------------------------------------------------
+
+
+def test_tiny_run_through_every_stage_to_the_runtime(tmp_path: Path) -> None:
+    cfg = tiny_config(
+        tmp_path,
+        **{
+            "run_name": "char",
+            "model.kind": "char_ngram",
+            "model.max_length": "128",
+            "model.hidden_size": "32",
+            "export.quantize_operators": "[MatMul, Gather]",
+            "export.registered_model_name": "textclf-char-ngram",
+        },
+    )
+    assert cfg.model.tokenizer.kind == "char"
+    train(cfg)
+    assert evaluate(cfg).metrics["accuracy"] > 0.8
+    result = export(cfg)
+    assert result.parity["passed"], result.parity["failures"]
+    manifest = json.loads((cfg.paths.export / "manifest.json").read_text())
+    assert manifest["model_kind"] == "char_ngram" and manifest["max_length"] == 128
+    assert set(manifest["models"]) == {"fp32", "int8"}
+
+    texts = read_split(cfg.paths.data, "test")["text"].tolist()
+    model, tokenizer = load_trained(cfg.paths.model)
+    expected = torch_logits(model, tokenizer, texts, cfg.model.max_length, 16)
+    predictor = Predictor(cfg.paths.export, quantized=False)
+    encoding_matches_transformers(predictor)
+    actual, _ = predictor.logits(texts, batch_size=16)
+    np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=0)
+    int8 = Predictor(cfg.paths.export)
+    assert int8.variant == "int8"
+    agree = np.mean([p.label == model.config.id2label[i] for p, i in zip(int8.predict(texts), expected.argmax(-1), strict=True)])
+    assert agree >= 0.95
