@@ -26,13 +26,15 @@ SHARED_SIB ?= ../shared/data/sib200/data/annotated
 SHOT_EXPERIMENT ?= textclf-compare
 SOAK_SECONDS ?= 600
 SOAK_ARGS ?=
+TRACKING_PORT ?= 5001
+TRACKING_HOME ?= mlruns/tracking-server
 
 export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup lint prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench soak test test-slow clean lock
+.PHONY: help setup lint prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench soak tracking-server tracking-server-stop test test-slow clean lock
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -99,13 +101,23 @@ bench: bento-model $(VENV)/.bench-installed ## measure and write reports/benchma
 soak: bento-model ## mixed load (16 clients) for SOAK_SECONDS (600) s on the fp32 model (SOAK_ARGS=--quantized: int8): 5xx, latency, RSS, wrong answers -> reports/reliability.md
 	$(BIN)/python -m pipeline.tools.soak --config $(CONFIG) --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
+$(VENV)/.postgres-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c requirements.lock -e ".[dev,postgres]"
+	touch $@
+
+tracking-server: $(VENV)/.postgres-installed ## MLflow server on PostgreSQL (TRACKING_HOME) at http://127.0.0.1:$(TRACKING_PORT); Ctrl-C stops both
+	$(BIN)/python -m pipeline.tools.tracking_server --home $(TRACKING_HOME) --port $(TRACKING_PORT)
+
+tracking-server-stop: setup ## stop `make tracking-server` from another shell
+	$(BIN)/python -m pipeline.tools.tracking_server stop --home $(TRACKING_HOME)
+
 lint: setup ## ruff (rules in pyproject.toml); run by .ci/run
 	$(BIN)/ruff check .
 
 test: setup ## the test suite (offline; slow checks excluded)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-test-slow: setup ## the slow checks (marker `slow`)
+test-slow: setup $(VENV)/.postgres-installed ## the slow checks (marker `slow`; MLflow on PostgreSQL needs the postgres extra)
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 clean: ## remove generated data, models, exports and the MLflow store (keeps .venv and reports/)
