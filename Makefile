@@ -27,6 +27,12 @@ SHOT_EXPERIMENT ?= textclf-compare
 SOAK_SECONDS ?= 600
 SOAK_ARGS ?=
 TRACKING_PORT ?= 5001
+# PROCESSES>1 trains in that many processes through `accelerate launch` (gloo on CPU, NCCL on GPUs). accelerate's
+# own CPU launcher needs MPI, so --multi_gpu starts them through torchrun on any machine; MAIN_PORT is their rendezvous.
+PROCESSES ?= 1
+MAIN_PORT ?= 29500
+TRAIN_LAUNCH := $(if $(filter-out 1,$(PROCESSES)),$(BIN)/accelerate launch --multi_gpu --num_processes $(PROCESSES) \
+	--num_machines 1 --mixed_precision no --dynamo_backend no --main_process_port $(MAIN_PORT) -m pipeline.cli,$(BIN)/pipeline)
 TRACKING_HOME ?= mlruns/tracking-server
 
 export MLFLOW_DISABLE_TELEMETRY := true
@@ -50,8 +56,8 @@ setup: $(STAMP) ## create .venv and install the project (cheap when nothing chan
 prepare: setup ## read, clean and split the data; make the tokenizer; coverage report
 	$(BIN)/pipeline prepare --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
 
-train: setup ## train the model (runs prepare first when its output is missing or stale)
-	$(BIN)/pipeline train --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
+train: setup ## train the model (runs prepare first when its output is missing or stale); PROCESSES=2 trains in 2 processes
+	$(TRAIN_LAUNCH) train --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
 
 evaluate: setup ## score on the test split: reports/<run>/metrics.json, evaluation.md, plots
 	$(BIN)/pipeline evaluate --config $(CONFIG) $(FORCE_FLAG) $(ARGS)

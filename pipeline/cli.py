@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -65,11 +66,17 @@ def _run_stage(stage: str, cfg: Config, force: bool) -> bool:
         print(f"{stage}: up to date (inputs unchanged since {stamp['finished']}; --force or FORCE=1 reruns)", file=sys.stderr)
         return False
     # Imported here: `pipeline config` and an up-to-date stage should not pay for importing MLflow.
-    from pipeline.stages import tracking
+    from pipeline.stages import distributed, tracking
     from pipeline.stages.runlock import run_lock
 
+    if distributed.world_size() > 1 and stage != "train":
+        raise PipelineError(
+            f"`pipeline {stage}` runs in one process, not {distributed.world_size()}: launch only `pipeline train` "
+            f"with torchrun / accelerate launch, then run `pipeline {stage}` on its own"
+        )
     tracking.check_reachable(tracking.tracking_uri(cfg))
-    with run_lock(cfg, stage):
+    # Of several training processes only the main one holds the lock: the others are its helpers, not rivals.
+    with run_lock(cfg, stage) if distributed.is_main() else contextlib.nullcontext():
         _entry(stage)(cfg)
     return True
 

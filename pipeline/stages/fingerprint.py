@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.config import Config
+from pipeline.stages import distributed
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +214,13 @@ def stamped(stage: str) -> Callable[[Callable[[Config], Result]], Callable[[Conf
     def wrap(function: Callable[[Config], Result]) -> Callable[[Config], Result]:
         @functools.wraps(function)
         def run(cfg: Config) -> Result:
+            owner = distributed.is_main()  # of several training processes, only the main one writes the stamp
             code_version()  # hashed before the stage runs, so an edit made meanwhile is not vouched for
-            stamp_path(cfg, stage).unlink(missing_ok=True)
+            if owner:
+                stamp_path(cfg, stage).unlink(missing_ok=True)
             result = function(cfg)
-            record(cfg, stage)
+            if owner:
+                record(cfg, stage)
             return result
 
         return run

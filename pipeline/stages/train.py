@@ -34,9 +34,10 @@ from transformers import (
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from pipeline.config import Config
+from pipeline.config.errors import ConfigError
 from pipeline.metrics import classification_scores
 from pipeline.models.modeling import build_model, count_parameters, label_maps
-from pipeline.stages import fingerprint, head_training, tracking
+from pipeline.stages import distributed, fingerprint, head_training, tracking
 from pipeline.stages.prepare import ensure_prepared, read_labels, read_split
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,14 @@ def _save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg:
 
 @fingerprint.stamped("train")
 def train(cfg: Config) -> TrainResult:
-    ensure_prepared(cfg)
+    processes = distributed.world_size()
+    if processes > 1 and cfg.train.strategy == "head_only":
+        raise ConfigError(
+            f"train.strategy=head_only runs in one process, not {processes}: it trains a linear head on cached "
+            "features in seconds; launch `pipeline train` without torchrun / accelerate launch"
+        )
+    with distributed.main_first():
+        ensure_prepared(cfg)
     paths = cfg.paths
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
@@ -138,8 +146,17 @@ def train(cfg: Config) -> TrainResult:
     if cfg.train.freeze_embeddings:
         model.get_input_embeddings().requires_grad_(False)
 
+    if not distributed.is_main():  # trains its share of each batch; the main process saves and logs
+        model, best, details = _fit_full(cfg, model, tokenizer, labels, data_fingerprint, None)
+        return TrainResult(paths.model, best, details["train_seconds"], count_parameters(model))
+
     with tracking.stage_run(cfg, "train") as run:
-        params = cfg.flat() | {"data_fingerprint": data_fingerprint, "parameters": count_parameters(model)}
+        params = cfg.flat() | {
+            "data_fingerprint": data_fingerprint,
+            "parameters": count_parameters(model),
+            "train.processes": processes,
+            "train.effective_batch_size": cfg.train.batch_size * processes,
+        }
         tracking.log_params_once(params, tracking.parent_run_id())
         tracking.log_params_once(params, run.info.run_id)
         fit = _fit_head if cfg.train.strategy == "head_only" else _fit_full
@@ -148,6 +165,7 @@ def train(cfg: Config) -> TrainResult:
 
         summary = {
             "strategy": cfg.train.strategy,
+            "processes": processes,
             "validation": best,
             **details,
             "parameters": count_parameters(model),
@@ -162,18 +180,30 @@ def train(cfg: Config) -> TrainResult:
     return TrainResult(paths.model, best, details["train_seconds"], summary["parameters"])
 
 
+def _resume_point(cfg: Config) -> Path | None:
+    """The checkpoint to resume from; without one, stale checkpoints of an earlier training are removed."""
+    checkpoints = cfg.paths.checkpoints
+    resume_from = last_complete_checkpoint(checkpoints) if cfg.train.resume and checkpoints.is_dir() else None
+    if cfg.train.resume and resume_from is None:
+        log.warning("train.resume=true but %s holds no checkpoint; starting from scratch", checkpoints)
+    if resume_from is None and checkpoints.exists():
+        shutil.rmtree(checkpoints)
+    return resume_from
+
+
 def _fit_full(
-    cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], data_fingerprint: str, run_id: str
+    cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], data_fingerprint: str,
+    run_id: str | None,
 ) -> tuple[PreTrainedModel, dict[str, float], dict]:
-    """The Hugging Face Trainer over every trainable weight, with per-epoch checkpoints, resume and early stopping."""
+    """The Hugging Face Trainer over every trainable weight, with per-epoch checkpoints, resume and early stopping.
+
+    run_id is None in the processes other than the main one of a multi-process training: they log nothing.
+    """
     paths = cfg.paths
     train_set = encode(read_split(paths.data, "train"), tokenizer, labels, cfg.model.max_length)
     eval_set = encode(read_split(paths.data, "validation"), tokenizer, labels, cfg.model.max_length)
-    resume_from = last_complete_checkpoint(paths.checkpoints) if cfg.train.resume and paths.checkpoints.is_dir() else None
-    if cfg.train.resume and resume_from is None:
-        log.warning("train.resume=true but %s holds no checkpoint; starting from scratch", paths.checkpoints)
-    if resume_from is None and paths.checkpoints.exists():
-        shutil.rmtree(paths.checkpoints)
+    with distributed.main_first():  # the others then find the folder as the main process left it
+        resume_from = _resume_point(cfg)
 
     args = TrainingArguments(
         output_dir=str(paths.checkpoints),
@@ -196,6 +226,7 @@ def _fit_full(
         dataloader_num_workers=0,
         dataloader_pin_memory=False,
         disable_tqdm=False,
+        use_cpu=distributed.cpu_only(),
     )
     trainer = Trainer(
         model=model,
@@ -205,7 +236,7 @@ def _fit_full(
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=_compute_metrics,
-        callbacks=[EarlyStoppingCallback(cfg.train.early_stopping_patience), MlflowLogCallback(run_id)],
+        callbacks=[EarlyStoppingCallback(cfg.train.early_stopping_patience)] + ([MlflowLogCallback(run_id)] if run_id else []),
     )
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
