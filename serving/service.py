@@ -37,9 +37,12 @@ from serving.settings import SETTINGS
 
 log = logging.getLogger("bentoml.textclf")
 info_app = FastAPI(title="textclf info")
+# Labelled by BentoML's worker index (1..TEXTCLF_WORKERS): /metrics adds up every worker's samples, so the
+# label is what shows that each worker took traffic and batched its own share (its _sum counts the texts).
 BATCH_SIZES = bentoml.metrics.Histogram(
     name="textclf_batch_size",
-    documentation="Texts per onnxruntime call after adaptive batching",
+    documentation="Texts per inference batch after adaptive batching, per worker",
+    labelnames=["worker"],
     buckets=[1, 2, 4, 8, 16, 32, 64, 128, 256],
 )
 request_log.install()
@@ -124,7 +127,7 @@ class TextClassifier:
         pair would be joined into four items)."""
         texts = [text for request in requests for text in request]
         self.batch_sizes[len(texts)] += 1
-        BATCH_SIZES.observe(len(texts))
+        BATCH_SIZES.labels(worker=str(bentoml.server_context.worker_index)).observe(len(texts))
         log.debug("batch of %d texts from %d requests", len(texts), len(requests))
         logits, truncated = await anyio.to_thread.run_sync(self.predictor.logits, texts, SETTINGS.inference_batch_size)
         probs = softmax(logits)
@@ -137,7 +140,8 @@ class TextClassifier:
 
     @info_app.get("/metadata")
     def metadata(self) -> dict[str, Any]:
-        """What is being served: labels, model, MLflow run, quantization, limits, test scores, batch sizes."""
+        """What is being served: labels, model, MLflow run, quantization, limits, test scores, and the answering
+        worker with its own batch sizes (each worker batches alone; /metrics has every worker's)."""
         manifest = self.predictor.manifest
         return {
             "model_name": manifest.get("model_name"),
@@ -150,6 +154,7 @@ class TextClassifier:
             "limits": {
                 "max_items": SETTINGS.max_items, "max_chars": SETTINGS.max_chars, "max_body_bytes": SETTINGS.max_body_bytes,
             },
+            "worker": {"index": bentoml.server_context.worker_index, "of": SETTINGS.workers, "pid": os.getpid()},
             "batch_sizes": {str(size): n for size, n in sorted(self.batch_sizes.items())},
         }
 

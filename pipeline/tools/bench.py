@@ -14,6 +14,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from bentoml._internal.configuration.containers import BentoMLContainer
+
 from pipeline.config import Config, load_config
 from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
@@ -54,6 +56,80 @@ def endpoint_vs_in_process(
         "batch_size": clients, "clients": clients, "seconds": seconds, "variant": predictor.variant,
         "max_batch_size": SETTINGS.max_batch_size, "concurrent_batches": SETTINGS.concurrent_batches, "served": served,
     }
+
+
+def _own_home(folder: Path) -> str:
+    """A BENTOML_HOME for one of two servers run side by side, sharing the model store through a link.
+
+    BentoML keeps /metrics' multiprocess files in <BENTOML_HOME>/prometheus_multiproc_dir and empties it
+    when a server starts: two servers on one home would erase and then mix each other's metrics.
+    """
+    store = Path(BentoMLContainer.bentoml_home.get()) / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "models"
+    if not link.is_symlink():
+        link.symlink_to(store.resolve(), target_is_directory=True)
+    return str(folder)
+
+
+def workers_comparison(cfg: Config, clients: int, seconds: float, per_request: int, rounds: int) -> dict:
+    """One worker against TEXTCLF_WORKERS=2 on the same cores: both servers up, rounds interleaved.
+
+    The idle server costs nothing while the other is measured, and alternating them puts both in the same
+    minutes of this machine's drifting speed; the figure reported is the median of per-round ratios.
+    """
+    tag = import_export(cfg.paths.export).tag
+    texts = read_split(cfg.paths.data, "test")["text"].tolist()
+    logs = cfg.paths.artifacts
+    env = {n: {"TEXTCLF_MODEL": str(tag), "TEXTCLF_WORKERS": str(n), "BENTOML_HOME": _own_home(logs / f"bench-home-{n}")} for n in (1, 2)}
+    runs = []
+    with running_server(env=env[1], log=logs / "bench-1-worker.log") as one, \
+            running_server(env=env[2], log=logs / "bench-2-workers.log") as two:
+        for url in (one, two):
+            loadtest.run(url, texts, clients, 3, per_request)  # warm-up, not reported
+        for _ in range(rounds):
+            single = loadtest.run(one, texts, clients, seconds, per_request)
+            double = loadtest.run(two, texts, clients, seconds, per_request)
+            runs.append({"one": asdict(single), "two": asdict(double), "ratio": double.texts_per_second / single.texts_per_second})
+    return {"clients": clients, "seconds": seconds, "texts_per_request": per_request, "rounds": runs}
+
+
+def workers_markdown(result: dict) -> str:
+    runs = result["rounds"]
+    ratios = [r["ratio"] for r in runs]
+    rows = []
+    for key, workers in (("one", 1), ("two", 2)):
+        side = [r[key] for r in runs]
+        texts = {}
+        for r in side:
+            for worker, n in r["texts_per_worker"].items():
+                texts[worker] = texts.get(worker, 0) + n
+        shares = ", ".join(f"worker {w}: {100 * n / sum(texts.values()):.0f}%" for w, n in sorted(texts.items()))
+        rows.append(
+            f"| {workers} | {_median(side, 'texts_per_second'):.0f} | {_median(side, 'p50_ms'):.1f} | {_median(side, 'p95_ms'):.1f}"
+            f" | {_median(side, 'p99_ms'):.1f} | {sum(r['errors'] for r in side)} | {_median(side, 'mean_batch_size'):.1f} | {shares} |"
+        )
+    return "\n".join(
+        [
+            "## Serving workers: `TEXTCLF_WORKERS=2` against one worker on the same cores",
+            "",
+            f"{result['clients']} clients sending {result['texts_per_request']} texts per request, {len(runs)} rounds of"
+            f" {result['seconds']:.0f} s on each server, alternated (both servers up, the idle one waiting). Medians over"
+            " the rounds; errors summed; the last column is each worker's share of the texts, from the per-worker"
+            " `textclf_batch_size` histogram in `/metrics`.",
+            "",
+            "| workers | texts/s | p50 ms | p95 ms | p99 ms | errors | mean texts per batch | texts per worker |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            f"Two workers / one: **{statistics.median(ratios):.2f}x** (rounds {min(ratios):.2f}-{max(ratios):.2f}). Each worker"
+            " loads its own model copy and gives onnxruntime its share of the cores (cores / workers threads), so on"
+            " this machine a second worker adds no arithmetic: what it can add is a second event loop parsing"
+            " requests and writing responses while the other runs a batch, and what it costs is a second model in"
+            " memory and smaller batches per worker.",
+            "",
+        ]
+    )
 
 
 def _met(row: dict, target: float = 0.80) -> bool:
@@ -147,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Skipped: {args.sib} not found (it comes with ../shared/data on the project's machines).\n"
         )
     result = endpoint_vs_in_process(cfg, args.clients, args.seconds, tuple(args.texts_per_request), args.rounds)
+    workers = workers_comparison(cfg, args.clients, args.seconds, max(args.texts_per_request), args.rounds)
     header = [
         "# Benchmarks",
         "",
@@ -156,12 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    body = "\n".join(header) + "\n" + speed.markdown(inference) + other_sections + "\n" + langid_section + "\n" + served_markdown(result)
+    body = "\n".join(header) + "\n" + speed.markdown(inference) + other_sections + "\n" + langid_section + "\n" + served_markdown(result) + "\n" + workers_markdown(workers)
     args.output.write_text(body, encoding="utf-8")
     for measured in (inference, *others.values()):
         measured["peak"] = asdict(measured["peak"])
     (args.output.with_suffix(".json")).write_text(json.dumps(
-        {"inference": inference, "other_models": others, "language_id": [asdict(r) for r in langid_results], "served": result},
+        {"inference": inference, "other_models": others, "language_id": [asdict(r) for r in langid_results], "served": result,
+         "workers": workers},
         indent=2,
     ))
     print(args.output.read_text())

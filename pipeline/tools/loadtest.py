@@ -1,7 +1,8 @@
 """Drive a running classify endpoint from 127.0.0.1 with N concurrent clients for T seconds.
 
 Bounded: every client stops at the deadline and every request has a timeout. Reports texts/s,
-p50/p95/p99 latency and errors, and the batch sizes the server formed (from /v1/metadata).
+p50/p95/p99 latency and errors, and the batches the server formed and which worker ran them (from /metrics,
+which adds up every worker's; /v1/metadata shows only the worker that answers it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 
 @dataclass
 class LoadResult:
@@ -31,6 +34,7 @@ class LoadResult:
     p95_ms: float
     p99_ms: float
     mean_batch_size: float
+    texts_per_worker: dict[str, int]  # BentoML worker index -> texts it ran during the load
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -40,15 +44,25 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _batch_sizes(url: str) -> dict[int, int]:
-    with urllib.request.urlopen(f"{url}/v1/metadata", timeout=10) as response:
-        return {int(k): v for k, v in json.loads(response.read())["batch_sizes"].items()}
+def batches_by_worker(url: str) -> dict[str, tuple[int, int]]:
+    """Worker index -> (texts, batches) it has run since it started: the textclf_batch_size histogram's
+    _sum and _count in /metrics."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        exposition = response.read().decode()
+    totals: dict[str, list[int]] = {}
+    for family in text_string_to_metric_families(exposition):
+        if family.name != "textclf_batch_size":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith(("_sum", "_count")):
+                totals.setdefault(sample.labels["worker"], [0, 0])[sample.name.endswith("_count")] += int(sample.value)
+    return {worker: (texts, batches) for worker, (texts, batches) in totals.items()}
 
 
 def run(url: str, texts: list[str], clients: int = 16, seconds: float = 20, texts_per_request: int = 1) -> LoadResult:
     if not texts:
         raise ValueError("no texts to send")
-    before = _batch_sizes(url)
+    before = batches_by_worker(url)
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -87,9 +101,9 @@ def run(url: str, texts: list[str], clients: int = 16, seconds: float = 20, text
     for thread in threads:
         thread.join(timeout=seconds + 60)
     wall = time.perf_counter() - started
-    after = _batch_sizes(url)
-    formed = {size: after.get(size, 0) - before.get(size, 0) for size in after}
-    calls = sum(formed.values())
+    after = batches_by_worker(url)
+    ran = {w: (t - before.get(w, (0, 0))[0], b - before.get(w, (0, 0))[1]) for w, (t, b) in after.items()}
+    batches = sum(b for _, b in ran.values())
     return LoadResult(
         clients=clients,
         seconds=round(wall, 2),
@@ -101,7 +115,8 @@ def run(url: str, texts: list[str], clients: int = 16, seconds: float = 20, text
         p50_ms=1000 * _percentile(latencies, 0.50),
         p95_ms=1000 * _percentile(latencies, 0.95),
         p99_ms=1000 * _percentile(latencies, 0.99),
-        mean_batch_size=sum(s * n for s, n in formed.items()) / calls if calls else 0.0,
+        mean_batch_size=sum(t for t, _ in ran.values()) / batches if batches else 0.0,
+        texts_per_worker={w: t for w, (t, _) in sorted(ran.items())},
     )
 
 
