@@ -103,6 +103,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--top-k", type=int, default=1)
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--fp32", action="store_true", help="use the fp32 model (default: int8 when the export has one)")
+    s.add_argument("--abstain-below", type=float, default=None, metavar="P",
+                   help="label `unknown` under this calibrated top probability (default: the export's predict.abstain_below; 0 never)")
     return p
 
 
@@ -111,7 +113,8 @@ def _predict(args: argparse.Namespace) -> None:
 
     export_dir = args.export or load_config(args.config).paths.export
     count = predict_file(
-        export_dir, args.input, args.output, args.column, args.format, args.top_k, args.batch_size, False if args.fp32 else None
+        export_dir, args.input, args.output, args.column, args.format, args.top_k, args.batch_size, False if args.fp32 else None,
+        args.abstain_below,
     )
     print(f"classified {count} texts", file=sys.stderr)
 

@@ -30,7 +30,7 @@ from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from fastapi import FastAPI
 from pydantic import Field
 
-from pipeline.runtime.predictor import InputError, Predictor, read_manifest, softmax
+from pipeline.runtime.predictor import InputError, Predictor, read_manifest
 from serving import request_log
 from serving.body_limit import BodyLimit
 from serving.settings import SETTINGS
@@ -77,7 +77,9 @@ class TextClassifier:
         # Workers share the machine's cores: each gets its part, so N workers do not start N x cores threads.
         # One worker keeps onnxruntime's own default (one thread per physical core).
         threads = max(1, len(os.sched_getaffinity(0)) // SETTINGS.workers) if SETTINGS.workers > 1 else 0
-        self.predictor = Predictor(self.bento_model.path, quantized=SETTINGS.quantized, threads=threads, busy_wait=False)
+        self.predictor = Predictor(
+            self.bento_model.path, quantized=SETTINGS.quantized, threads=threads, busy_wait=False, abstain_below=SETTINGS.abstain_below
+        )
         self.batch_sizes: Counter[int] = Counter()
         dispatcher = CorkDispatcher(
             max_latency_in_ms=SETTINGS.max_latency_ms,
@@ -130,7 +132,7 @@ class TextClassifier:
         BATCH_SIZES.labels(worker=str(bentoml.server_context.worker_index)).observe(len(texts))
         log.debug("batch of %d texts from %d requests", len(texts), len(requests))
         logits, truncated = await anyio.to_thread.run_sync(self.predictor.logits, texts, SETTINGS.inference_batch_size)
-        probs = softmax(logits)
+        probs = self.predictor.probabilities(logits)
         out, start = [], 0
         for request in requests:
             end = start + len(request)
@@ -150,6 +152,8 @@ class TextClassifier:
             "mlflow_run_id": manifest.get("mlflow_run_id"),
             "quantized": self.predictor.variant == "int8",
             "max_length": self.predictor.max_length,
+            "temperature": self.predictor.temperature,
+            "abstain_below": self.predictor.abstain_below,
             "metrics": manifest.get("metrics", {}),
             "limits": {
                 "max_items": SETTINGS.max_items, "max_chars": SETTINGS.max_chars, "max_body_bytes": SETTINGS.max_body_bytes,

@@ -41,6 +41,10 @@ class ServeSettings(BaseSettings):
     )
     concurrent_batches: int = Field(2, ge=1, description="Batches that run at once.")
     workers: int = Field(1, ge=1, description="Worker processes, each with its own model copy and batching queue.")
+    abstain_below: float | None = Field(
+        None, ge=0, lt=1,
+        description="Answer `unknown` under this calibrated top probability; unset takes the export's threshold, 0 never abstains.",
+    )
 
     @field_validator("quantized", mode="before")
     @classmethod

@@ -247,6 +247,16 @@ class ExportConfig(Section):
     )
 
 
+class PredictConfig(Section):
+    abstain_below: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Answer `unknown` (with the scores) when the calibrated top probability is below this; empty "
+        "never abstains. Export writes it into the manifest, so the service and `pipeline predict` apply it.",
+    )
+
+
 class MlflowConfig(Section):
     tracking_uri: str | None = Field(
         None,
@@ -268,6 +278,7 @@ class Config(Section):
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop.")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Evaluation.")
     export: ExportConfig = Field(default_factory=ExportConfig, description="ONNX export and the parity gate.")
+    predict: PredictConfig = Field(default_factory=PredictConfig, description="What the exported model answers.")
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="Experiment tracking.")
 
     @field_validator("run_name")

@@ -26,6 +26,8 @@ from tokenizers import Tokenizer
 from pipeline.errors import PipelineError
 
 MANIFEST = "manifest.json"
+# The label a prediction gets when its calibrated top probability is under the export's abstain threshold.
+UNKNOWN = "unknown"
 
 
 class ArtifactError(PipelineError):
@@ -38,6 +40,9 @@ class InputError(PipelineError, ValueError):
 
 @dataclass
 class Prediction:
+    """label is UNKNOWN when the model abstained; score and top_k still hold the model's own ranking, so a
+    caller can see what it would have said and how sure it was."""
+
     label: str
     score: float
     top_k: list[dict[str, Any]] = field(default_factory=list)
@@ -125,9 +130,13 @@ class Predictor:
         verify: bool = True,
         threads: int = 0,
         busy_wait: bool = True,
+        abstain_below: float | None = None,
     ) -> None:
         """`quantized=None` takes int8 when the export has it and fp32 otherwise (configs whose int8 failed the
         parity gate export fp32 only); True or False insists on that variant.
+
+        Scores are softmax(logits / T), T the temperature train fitted on the validation split (1 for exports
+        made before calibration existed). `abstain_below` overrides the export's threshold; 0 never abstains.
 
         `busy_wait=False` stops onnxruntime's threads spinning between calls: right for a server, whose HTTP
         and tokenization work needs the same cores (spinning threads take the cycles those need), and wrong for
@@ -142,6 +151,11 @@ class Predictor:
         self.variant = variant
         self.labels: list[str] = self.manifest["labels"]
         self.max_length: int = int(self.manifest["max_length"])
+        self.temperature = float(self.manifest.get("calibration", {}).get("temperature", 1.0))
+        threshold = self.manifest.get("abstain_below") if abstain_below is None else abstain_below
+        if threshold is not None and not 0 <= threshold < 1:
+            raise InputError(f"abstain_below must be in [0, 1), got {threshold}")
+        self.abstain_below: float | None = threshold or None
         self.tokenizer, self.pad_id = load_tokenizer(self.export_dir, self.max_length)
         options = ort.SessionOptions()
         if threads:
@@ -206,12 +220,18 @@ class Predictor:
         if not 1 <= top_k <= len(self.labels):
             raise InputError(f"top_k must be between 1 and {len(self.labels)} (the number of labels), got {top_k}")
 
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities: the scores every answer reports and the threshold applies to."""
+        return softmax(logits / self.temperature)
+
     def rank(self, probs: np.ndarray, truncated: Sequence[bool], top_k: int = 1) -> list[Prediction]:
-        """Predictions from class probabilities: the best label, its probability, and the top k."""
+        """Predictions from class probabilities: the best label (UNKNOWN under the abstain threshold), its
+        probability, and the top k."""
         ranked = np.argsort(-probs, axis=-1)[:, :top_k]
+        floor = self.abstain_below or 0.0
         return [
             Prediction(
-                label=self.labels[int(row[0])],
+                label=self.labels[int(row[0])] if p[row[0]] >= floor else UNKNOWN,
                 score=float(p[row[0]]),
                 top_k=[{"label": self.labels[int(j)], "score": float(p[j])} for j in row],
                 truncated=bool(cut),
@@ -227,4 +247,4 @@ class Predictor:
         if not texts:
             return []  # onnxruntime fails on an empty batch
         logits, truncated = self.logits(texts, batch_size)
-        return self.rank(softmax(logits), truncated, top_k)
+        return self.rank(self.probabilities(logits), truncated, top_k)

@@ -21,10 +21,11 @@ import numpy as np
 from pipeline.config import Config
 from pipeline.machine import describe
 from pipeline.metrics import classification_scores
+from pipeline.metrics.calibration import Calibration, nll, reliability
 from pipeline.metrics.groups import ALL, groups_of, per_group
 from pipeline.models.modeling import label_maps, load_trained, model_name
 from pipeline.models.torch_inference import torch_logits
-from pipeline.runtime.predictor import ArtifactError
+from pipeline.runtime.predictor import ArtifactError, softmax
 from pipeline.stages import fingerprint, plots, tracking
 from pipeline.stages.prepare import read_labels, read_split
 
@@ -113,7 +114,65 @@ def _markdown(cfg: Config, metrics: dict, confusions: list[tuple[str, str, int]]
         "",
         "![confusion matrix](confusion_matrix.png)",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _closest_pairs_markdown(metrics["closest_pairs"]) + _calibration_markdown(metrics)) + "\n"
+
+
+def closest_pairs(pairs: Counter, support: Counter, top: int = 12) -> list[dict]:
+    """The label pairs the model mixes up most, both directions together, as a share of the pair's test rows.
+
+    A share rather than a count, so a small pair that is confused half the time outranks a big pair with
+    more, rarer errors; for language ID these are the close languages (da/no, hr/sr/bs, cs/sk, id/ms).
+    """
+    both: Counter = Counter()
+    for (a, b), n in pairs.items():
+        both[tuple(sorted((a, b)))] += n
+    rows = []
+    for (a, b), n in both.items():
+        rows.append({
+            "pair": [a, b], "a_as_b": pairs[(a, b)], "b_as_a": pairs[(b, a)], "rows": support[a] + support[b],
+            "confused_share": n / max(1, support[a] + support[b]),
+        })
+    return sorted(rows, key=lambda r: -r["confused_share"])[:top]
+
+
+def _closest_pairs_markdown(rows: list[dict]) -> list[str]:
+    return [
+        "",
+        "## Closest pairs",
+        "",
+        "Label pairs by the share of their test rows predicted as the other one (both directions).",
+        "",
+        "| pair | a as b | b as a | test rows of the pair | confused share |",
+        "|---|---|---|---|---|",
+        *([f"| {r['pair'][0]} / {r['pair'][1]} | {r['a_as_b']} | {r['b_as_a']} | {r['rows']} | {r['confused_share']:.4f} |"
+           for r in rows] or ["| (none) | 0 | 0 | | 0 |"]),
+    ]
+
+
+def _calibration_markdown(metrics: dict) -> list[str]:
+    c = metrics["calibration"]
+    lines = [
+        "",
+        "## Calibration",
+        "",
+        f"Scores are softmax(logits / T) with T = {c['temperature']:.3f}, fitted on the validation split (temperature"
+        " scaling: the argmax, so accuracy, is unchanged). On the test split: expected calibration error"
+        f" {c['test_ece_before']:.4f} before, {c['test_ece_after']:.4f} after; negative log-likelihood"
+        f" {c['test_nll_before']:.4f} before, {c['test_nll_after']:.4f} after.",
+        "",
+        "![reliability diagram](reliability.png)",
+    ]
+    abstain = metrics.get("abstain")
+    if abstain:
+        kept = "-" if abstain["accuracy_kept"] is None else f"{abstain['accuracy_kept']:.4f}"
+        dropped = "-" if abstain["accuracy_abstained"] is None else f"{abstain['accuracy_abstained']:.4f}"
+        lines += [
+            "",
+            f"**Abstaining below {abstain['threshold']}** (predict.abstain_below): {abstain['kept']:.2%} of the test"
+            f" rows are answered, with accuracy {kept}; the model would have been right on {dropped} of the"
+            " rows it answers `unknown` to.",
+        ]
+    return lines
 
 
 def _by_script_and_transfer(languages: dict[str, dict], train_languages: list[str]) -> dict:
@@ -160,6 +219,9 @@ def evaluate(cfg: Config) -> EvaluationResult:
     references = np.array([label2id[x] for x in test["label"]])
     logits = torch_logits(model, tokenizer, test["text"].tolist(), cfg.model.max_length, cfg.evaluate.batch_size)
     predictions = logits.argmax(axis=-1)
+    calibration = Calibration.read(cfg.paths.model)
+    probabilities = softmax(logits / calibration.temperature)
+    raw_bins, calibrated_bins = reliability(softmax(logits), references), reliability(probabilities, references)
 
     overall = classification_scores(predictions, references, labels=list(range(len(labels))))
     pc = overall["per_class"]
@@ -190,13 +252,31 @@ def evaluate(cfg: Config) -> EvaluationResult:
         "per_class": per_class,
     }
     metrics |= _by_script_and_transfer(languages, cfg.data.train_languages)
+    metrics["calibration"] = {
+        "temperature": calibration.temperature,
+        "test_ece_before": raw_bins.ece,
+        "test_ece_after": calibrated_bins.ece,
+        "test_nll_before": nll(logits, references),
+        "test_nll_after": nll(logits, references, calibration.temperature),
+    }
+    if cfg.predict.abstain_below is not None:
+        kept = probabilities.max(axis=-1) >= cfg.predict.abstain_below
+        right = predictions == references
+        metrics["abstain"] = {
+            "threshold": cfg.predict.abstain_below,
+            "kept": float(kept.mean()),
+            "accuracy_kept": float(right[kept].mean()) if kept.any() else None,
+            "accuracy_abstained": float(right[~kept].mean()) if (~kept).any() else None,
+        }
     pairs = Counter((labels[r], labels[p]) for r, p in zip(references, predictions, strict=True) if r != p)
     confusions = [(t, p, n) for (t, p), n in pairs.most_common(15)]
+    metrics["closest_pairs"] = closest_pairs(pairs, Counter(test["label"]))
 
     out = cfg.paths.reports
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
     plots.confusion_png(references.tolist(), predictions.tolist(), labels, out / "confusion_matrix.png")
+    plots.reliability_png(raw_bins, calibrated_bins, calibration.temperature, out / "reliability.png")
     if languages:
         plots.language_bars(languages, out / "per_language.png")
     report = out / "evaluation.md"
@@ -209,7 +289,8 @@ def evaluate(cfg: Config) -> EvaluationResult:
         mlflow.log_metrics(flat)
         if worst:
             mlflow.set_tag("worst_language", worst)
-        for name in ("metrics.json", "evaluation.md", "confusion_matrix.png", "per_language.png"):
+        flat |= {"test_ece_before_calibration": raw_bins.ece, "test_ece_after_calibration": calibrated_bins.ece}
+        for name in ("metrics.json", "evaluation.md", "confusion_matrix.png", "per_language.png", "reliability.png"):
             if (out / name).is_file():
                 mlflow.log_artifact(str(out / name), artifact_path="reports")
         parent = tracking.parent_run_id()

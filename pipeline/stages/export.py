@@ -20,15 +20,16 @@ from pathlib import Path
 import mlflow
 import numpy as np
 
-from pipeline.config import Config, ExportConfig
+from pipeline.config import Config, ConfigError, ExportConfig
 from pipeline.errors import MissingOutputError, ParityError
 from pipeline.metrics import classification_scores
+from pipeline.metrics.calibration import Calibration
 from pipeline.metrics.groups import groups_of, per_group
 from pipeline.models.course import KINDS
 from pipeline.models.course.onnx_export import export_onnx
 from pipeline.models.modeling import label_maps, load_trained, model_name
 from pipeline.models.torch_inference import torch_logits
-from pipeline.runtime.predictor import MANIFEST, Predictor, sha256
+from pipeline.runtime.predictor import MANIFEST, UNKNOWN, Predictor, sha256
 from pipeline.stages import fingerprint, registry, tracking
 from pipeline.stages.prepare import read_labels, read_split
 
@@ -177,13 +178,20 @@ def export(cfg: Config) -> ExportResult:
     labels = read_labels(paths.data)
     if not (paths.model / "config.json").is_file():
         raise MissingOutputError(f"no trained model in {paths.model}: run `make train` first")
+    calibration = Calibration.read(paths.model)
+    if cfg.predict.abstain_below is not None and UNKNOWN in labels:
+        raise ConfigError(
+            f"predict.abstain_below is set but {UNKNOWN!r} is one of the labels: an abstention could not be told "
+            "from that class; rename the label or leave predict.abstain_below empty"
+        )
     staging = paths.artifacts / "export.staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     with tracking.stage_run(cfg, "export"):
         models = _onnx_export(cfg, staging)
         run_id = tracking.parent_run_id()
-        _write_manifest(cfg, staging, labels, models, {"mlflow_run_id": run_id})
+        answers = {"calibration": calibration.to_dict(), "abstain_below": cfg.predict.abstain_below}
+        _write_manifest(cfg, staging, labels, models, {"mlflow_run_id": run_id, **answers})
         result = parity(cfg, staging, models, labels)
         (paths.reports).mkdir(parents=True, exist_ok=True)
         (paths.reports / "parity.json").write_text(json.dumps(result, indent=2))
@@ -197,7 +205,7 @@ def export(cfg: Config) -> ExportResult:
             **{f"{v}_test_accuracy": result[v]["accuracy"] for v in models},
         }
         summary = {v: {k: result[v][k] for k in ("label_agreement", "worst_language", "worst_language_accuracy_drop")} for v in models}
-        _write_manifest(cfg, staging, labels, models, {"mlflow_run_id": run_id, "metrics": headline, "parity": summary})
+        _write_manifest(cfg, staging, labels, models, {"mlflow_run_id": run_id, **answers, "metrics": headline, "parity": summary})
         shutil.rmtree(paths.export, ignore_errors=True)
         staging.rename(paths.export)
         mlflow.log_artifacts(str(paths.export), artifact_path="export")

@@ -56,9 +56,9 @@ STAGES: dict[str, StageSpec] = {
     ),
     "train": StageSpec(("model", "train"), ("prepare",), lambda c: (c.paths.model, c.paths.reports / "train.json")),
     "evaluate": StageSpec(
-        ("evaluate",), ("train",), lambda c: (c.paths.reports / "metrics.json", c.paths.reports / "evaluation.md")
+        ("evaluate", "predict"), ("train",), lambda c: (c.paths.reports / "metrics.json", c.paths.reports / "evaluation.md")
     ),
-    "export": StageSpec(("export",), ("train",), lambda c: (c.paths.export, c.paths.reports / "parity.json")),
+    "export": StageSpec(("export", "predict"), ("train",), lambda c: (c.paths.export, c.paths.reports / "parity.json")),
     "explain": StageSpec((), ("train",), lambda c: (c.paths.reports / "explain.md",)),
 }
 

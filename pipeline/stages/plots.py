@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import numpy as np  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
+from pipeline.metrics.calibration import ReliabilityBins  # noqa: E402
 from pipeline.stages.fonts import all_scripts  # noqa: E402
 
 
@@ -52,6 +53,32 @@ def language_bars(scores: dict[str, dict[str, float]], path: Path) -> Path:
     ax.set_ylabel("score")
     ax.set_title("Test scores per language (worst first)")
     ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def reliability_png(before: ReliabilityBins, after: ReliabilityBins, temperature: float, path: Path) -> Path:
+    """Reliability diagram: accuracy against stated confidence per bin, before and after temperature scaling.
+
+    On the diagonal a model's "90% sure" is right 90% of the time; bars under it are overconfidence.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharey=True)
+    for ax, bins, title in ((axes[0], before, "raw softmax"), (axes[1], after, f"temperature {temperature:.2f}")):
+        edges = np.array(bins.edges)
+        width = edges[1] - edges[0]
+        filled = [i for i, acc in enumerate(bins.accuracy) if acc is not None]
+        ax.bar(edges[:-1][filled], [bins.accuracy[i] for i in filled], width=width, align="edge", edgecolor="black",
+               label="accuracy in bin")
+        ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence (top probability)")
+        ax.set_title(f"{title}: ECE {bins.ece:.4f}")
+    axes[0].set_ylabel("accuracy")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("Reliability on the test split")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -36,6 +36,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from pipeline.config import Config
 from pipeline.config.errors import ConfigError
 from pipeline.metrics import classification_scores
+from pipeline.metrics.calibration import CALIBRATION_FILE, Calibration, calibrate
 from pipeline.models.modeling import build_model, count_parameters, label_maps
 from pipeline.stages import distributed, fingerprint, head_training, tracking
 from pipeline.stages.prepare import ensure_prepared, read_labels, read_split
@@ -108,8 +109,8 @@ def last_complete_checkpoint(checkpoints: Path) -> Path | None:
     return None
 
 
-def _save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg: Config) -> None:
-    """Write the model into a staging folder and swap it in whole.
+def _save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg: Config, calibration: Calibration) -> None:
+    """Write the model, with its labels and calibration, into a staging folder and swap it in whole.
 
     Saving in place would leave a folder that looks finished when the process dies half-way (or mixes
     a new config with old weights when retraining); evaluate and export would take it as the model.
@@ -120,6 +121,7 @@ def _save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg:
     model.save_pretrained(str(staging))
     tokenizer.save_pretrained(str(staging))
     shutil.copy(paths.data / "labels.json", staging / "labels.json")
+    (staging / CALIBRATION_FILE).write_text(json.dumps(calibration.to_dict(), indent=2))
     shutil.rmtree(paths.model, ignore_errors=True)
     staging.rename(paths.model)
 
@@ -147,7 +149,7 @@ def train(cfg: Config) -> TrainResult:
         model.get_input_embeddings().requires_grad_(False)
 
     if not distributed.is_main():  # trains its share of each batch; the main process saves and logs
-        model, best, details = _fit_full(cfg, model, tokenizer, labels, data_fingerprint, None)
+        model, best, details, _ = _fit_full(cfg, model, tokenizer, labels, data_fingerprint, None)
         return TrainResult(paths.model, best, details["train_seconds"], count_parameters(model))
 
     with tracking.stage_run(cfg, "train") as run:
@@ -160,13 +162,17 @@ def train(cfg: Config) -> TrainResult:
         tracking.log_params_once(params, tracking.parent_run_id())
         tracking.log_params_once(params, run.info.run_id)
         fit = _fit_head if cfg.train.strategy == "head_only" else _fit_full
-        model, best, details = fit(cfg, model, tokenizer, labels, data_fingerprint, run.info.run_id)
-        _save_model(model, tokenizer, cfg)
+        model, best, details, validation_logits = fit(cfg, model, tokenizer, labels, data_fingerprint, run.info.run_id)
+        _, label2id = label_maps(labels)
+        truth = np.array([label2id[x] for x in read_split(paths.data, "validation")["label"]])
+        calibration = calibrate(validation_logits, truth)
+        _save_model(model, tokenizer, cfg, calibration)
 
         summary = {
             "strategy": cfg.train.strategy,
             "processes": processes,
             "validation": best,
+            "calibration": calibration.to_dict(),
             **details,
             "parameters": count_parameters(model),
             "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -174,7 +180,11 @@ def train(cfg: Config) -> TrainResult:
         }
         paths.reports.mkdir(parents=True, exist_ok=True)
         (paths.reports / "train.json").write_text(json.dumps(summary, indent=2))
-        mlflow.log_metrics({"best_validation_macro_f1": best["macro_f1"], "train_seconds": details["train_seconds"]})
+        mlflow.log_metrics({
+            "best_validation_macro_f1": best["macro_f1"], "train_seconds": details["train_seconds"],
+            "temperature": calibration.temperature, "validation_ece_before_calibration": calibration.validation_ece_before,
+            "validation_ece_after_calibration": calibration.validation_ece_after,
+        })
         mlflow.log_artifact(str(paths.reports / "train.json"), artifact_path="reports")
     log.info("trained %s in %.0fs: validation macro-F1 %.4f", paths.model, details["train_seconds"], best["macro_f1"])
     return TrainResult(paths.model, best, details["train_seconds"], summary["parameters"])
@@ -194,7 +204,7 @@ def _resume_point(cfg: Config) -> Path | None:
 def _fit_full(
     cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], data_fingerprint: str,
     run_id: str | None,
-) -> tuple[PreTrainedModel, dict[str, float], dict]:
+) -> tuple[PreTrainedModel, dict[str, float], dict, np.ndarray]:
     """The Hugging Face Trainer over every trainable weight, with per-epoch checkpoints, resume and early stopping.
 
     run_id is None in the processes other than the main one of a multi-process training: they log nothing.
@@ -241,19 +251,21 @@ def _fit_full(
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - started
-    best = trainer.evaluate()  # the best checkpoint is loaded at the end, so this scores the kept model
+    # The best checkpoint is loaded at the end, so this scores the kept model; its logits calibrate it.
+    validation = trainer.predict(eval_set, metric_key_prefix="eval")
+    best = validation.metrics
     details = {
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "train_seconds": seconds,
         "train_samples_per_second": output.metrics.get("train_samples_per_second"),
         "epochs_run": trainer.state.epoch,
     }
-    return trainer.model, {k.removeprefix("eval_"): v for k, v in best.items()}, details
+    return trainer.model, {k.removeprefix("eval_"): v for k, v in best.items()}, details, validation.predictions
 
 
 def _fit_head(
     cfg: Config, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, labels: list[str], data_fingerprint: str, run_id: str
-) -> tuple[PreTrainedModel, dict[str, float], dict]:
+) -> tuple[PreTrainedModel, dict[str, float], dict, np.ndarray]:
     """Encode train and validation once with the frozen encoder (cached), then train the linear head."""
     paths = cfg.paths
     _, label2id = label_maps(labels)
@@ -296,4 +308,6 @@ def _fit_head(
         "train_seconds": encode_seconds + head_seconds,
         "train_samples_per_second": epochs_run * len(train_y) / head_seconds,
     }
-    return model, best, details
+    with torch.no_grad():
+        validation_logits = model.classifier(torch.from_numpy(eval_x)).numpy()
+    return model, best, details, validation_logits
