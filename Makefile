@@ -40,7 +40,7 @@ export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup lint prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench abstain-curve soak tracking-server tracking-server-stop test test-slow clean lock
+.PHONY: help setup lint prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench langid-bench abstain-curve soak tracking-server tracking-server-stop test test-slow clean lock
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -106,6 +106,9 @@ bench: bento-model $(VENV)/.bench-installed ## measure and write reports/benchma
 
 soak: bento-model ## mixed load (16 clients) for SOAK_SECONDS (600) s on the fp32 model (SOAK_ARGS=--quantized: int8): 5xx, latency, RSS, wrong answers -> reports/reliability.md
 	$(BIN)/python -m pipeline.tools.soak --config $(CONFIG) --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
+
+langid-bench: $(VENV)/.bench-installed ## CONFIG's language ID against lingua, langid.py, fastText on SIB-200, accuracy and speed: reports/<run>/langid.md
+	$(BIN)/python -m pipeline.tools.langid_bench --config $(CONFIG) --sib $(SHARED_SIB)
 
 abstain-curve: setup ## false accepts on SIB-200 languages outside the label set against in-set answers, per threshold: reports/<run>/abstain.md
 	$(BIN)/python -m pipeline.tools.abstain_curve --config $(CONFIG) --sib $(SHARED_SIB)

