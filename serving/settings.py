@@ -69,8 +69,12 @@ def _explain(error: ErrorDetails) -> str:
     variable = name if name.startswith(PREFIX) else f"{PREFIX}{name.upper()}"
     if error["type"] == "int_parsing":
         wording = "must be an integer"
+    elif error["type"] == "float_parsing":
+        wording = "must be a number"
     elif error["type"] == "greater_than_equal":
-        wording = f"must be at least {error['ctx']['ge']}"
+        wording = f"must be at least {error['ctx']['ge']:g}"
+    elif error["type"] == "less_than":
+        wording = f"must be under {error['ctx']['lt']:g}"
     elif error["type"] == "value_error":
         wording = str(error["ctx"]["error"])
     else:

@@ -254,6 +254,7 @@ def _fit_full(
     # The best checkpoint is loaded at the end, so this scores the kept model; its logits calibrate it.
     validation = trainer.predict(eval_set, metric_key_prefix="eval")
     best = validation.metrics
+    trainer.log(best)  # as trainer.evaluate() would: the final point in MLflow, and the epoch into `best`
     details = {
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "train_seconds": seconds,
