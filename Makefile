@@ -40,7 +40,7 @@ export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup lint prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench langid-bench abstain-curve soak tracking-server tracking-server-stop test test-slow clean lock
+.PHONY: help setup lint prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench langid-bench abstain-curve soak tracking-server tracking-server-stop test test-slow test-notebooks clean lock
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -126,11 +126,14 @@ tracking-server-stop: setup ## stop `make tracking-server` from another shell
 lint: setup ## ruff (rules in pyproject.toml); run by .ci/run
 	$(BIN)/ruff check .
 
-test: setup ## the test suite (offline; slow checks excluded)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+test: setup ## the test suite (offline; slow checks and course notebooks excluded)
+	$(BIN)/pytest -m "not slow and not notebooks" $(PYTEST_ARGS)
 
 test-slow: setup $(VENV)/.postgres-installed ## the slow checks (marker `slow`; MLflow on PostgreSQL needs the postgres extra)
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+test-notebooks: setup ## execute the course notebooks headless (marker `notebooks`), printing each one's time
+	$(BIN)/pytest -m notebooks -s $(PYTEST_ARGS) tests/test_course_notebooks.py
 
 clean: ## remove generated data, models, exports and the MLflow store (keeps .venv and reports/)
 	rm -rf artifacts data/processed mlruns .pytest_cache
