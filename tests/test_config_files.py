@@ -34,6 +34,15 @@ def test_a_list_replaces_the_base_list(tmp_path):
     assert load_config(tmp_path / "child.yaml", ["data.languages=[yo]"]).data.languages == ["yo"]
 
 
+def test_norwegian_stays_a_language_code_in_files_and_overrides(tmp_path):
+    # YAML 1.1 reads no/yes/on/off as booleans; the config reads YAML 1.2's true/false only.
+    cfg = load_config(write(tmp_path / "c.yaml", "data:\n  languages: [da, no, on]\n  drop_unseen_labels: true\n"))
+    assert cfg.data.languages == ["da", "no", "on"] and cfg.data.drop_unseen_labels is True
+    assert load_config(None, ["data.languages=[no, sv]"]).data.languages == ["no", "sv"]
+    with pytest.raises(ConfigError, match="drop_unseen_labels"):
+        load_config(None, ["data.drop_unseen_labels=yes"])
+
+
 def test_a_cycle_is_an_error_naming_the_chain(tmp_path):
     write(tmp_path / "a.yaml", "base: b.yaml\n")
     write(tmp_path / "b.yaml", "base: a.yaml\n")
