@@ -108,10 +108,10 @@ soak: bento-model ## mixed load (16 clients) for SOAK_SECONDS (600) s on the fp3
 	$(BIN)/python -m pipeline.tools.soak --config $(CONFIG) --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 langid-bench: $(VENV)/.bench-installed ## CONFIG's language ID against lingua, langid.py, fastText on SIB-200, accuracy and speed: reports/<run>/langid.md
-	$(BIN)/python -m pipeline.tools.langid_bench --config $(CONFIG) --sib $(SHARED_SIB)
+	$(BIN)/python -m pipeline.tools.langid_bench --config $(CONFIG) --sib $(SHARED_SIB) $(ARGS)
 
 abstain-curve: setup ## false accepts on SIB-200 languages outside the label set against in-set answers, per threshold: reports/<run>/abstain.md
-	$(BIN)/python -m pipeline.tools.abstain_curve --config $(CONFIG) --sib $(SHARED_SIB)
+	$(BIN)/python -m pipeline.tools.abstain_curve --config $(CONFIG) --sib $(SHARED_SIB) $(ARGS)
 
 $(VENV)/.postgres-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c requirements.lock -e ".[dev,postgres]"

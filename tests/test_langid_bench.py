@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from pipeline.tools.langid_bench import SIB_FOLDERS, SpeedRow, ToolResult, markdown, sib_sentences, speed_markdown
+from pipeline.data.language_codes import SIB_FOLDERS
+from pipeline.tools.langid_bench import SpeedRow, ToolResult, markdown, sib_sentences, speed_markdown
 
 
 def test_reads_test_sentences_per_language(tmp_path):

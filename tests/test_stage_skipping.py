@@ -96,6 +96,20 @@ def test_edited_source_file_makes_prepare_stale(tmp_path):
     assert fingerprint.up_to_date(cfg, "prepare") is None
 
 
+def test_edited_extra_train_file_changes_the_prepare_fingerprint(tmp_path):
+    from conftest import tiny_config
+
+    folder = tmp_path / "tatoeba"
+    folder.mkdir()
+    extra = folder / "tatoeba.deu-eng.deu"
+    extra.write_text("Ich bin hier.\n")
+    cfg = tiny_config(tmp_path, **{"data.extra_train": f"[{{source: tatoeba, path: {folder}}}]"})
+    before = fingerprint.inputs_fingerprint(cfg, "prepare")
+    with extra.open("a") as handle:
+        handle.write("Du bist dort.\n")
+    assert fingerprint.inputs_fingerprint(cfg, "prepare") != before
+
+
 def test_a_stage_that_dies_leaves_no_stamp(copied_run, monkeypatch):
     from pipeline.stages import export as export_stage
 

@@ -31,22 +31,32 @@ def describe() -> str:
         if _section(info) is not None:
             lines += ["", *_entry(key, "section", "", info.description or "")]
         else:
-            default = json.dumps(info.get_default(call_default_factory=True))
-            lines += _entry(key, _type_name(info.annotation) + _bounds(info), f" = {default}", info.description or "")
+            default = " (required)" if info.is_required() else f" = {json.dumps(info.get_default(call_default_factory=True))}"
+            lines += _entry(key, _type_name(info.annotation) + _bounds(info), default, info.description or "")
     return "\n".join(lines) + "\n"
 
 
 def _fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
+    """Every key, depth first; the keys of a list of sections' items as `key[].item_key`."""
     for name, info in model.model_fields.items():
         yield f"{prefix}{name}", info
         section = _section(info)
         if section is not None:
             yield from _fields(section, f"{prefix}{name}.")
+        item = _item_section(info)
+        if item is not None:
+            yield from _fields(item, f"{prefix}{name}[].")
 
 
 def _section(info: FieldInfo) -> type[BaseModel] | None:
     kind = info.annotation
     return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def _item_section(info: FieldInfo) -> type[BaseModel] | None:
+    """The section each item of a `list[Section]` field is, e.g. data.extra_train."""
+    args = typing.get_args(info.annotation) if typing.get_origin(info.annotation) is list else ()
+    return args[0] if args and isinstance(args[0], type) and issubclass(args[0], BaseModel) else None
 
 
 def _entry(key: str, kind: str, default: str, help_text: str) -> list[str]:
@@ -62,6 +72,8 @@ def _type_name(annotation: Any) -> str:
         return " | ".join("null" if arg is type(None) else _type_name(arg) for arg in args)
     if origin is list:
         return f"list[{_type_name(args[0])}]"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "mapping"
     return annotation.__name__
 
 

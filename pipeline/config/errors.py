@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 
 from pydantic import BaseModel, ValidationError
@@ -32,9 +33,12 @@ def dotted(loc: tuple[int | str, ...]) -> str:
 
 
 def section_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel]:
-    """The section model that a location inside `model` points into."""
+    """The section model that a location inside `model` points into; an int is an item of a list of sections."""
     for part in loc:
-        model = model.model_fields[str(part)].annotation
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[str(part)].annotation
+        model = typing.get_args(annotation)[0] if typing.get_origin(annotation) is list else annotation
     return model
 
 

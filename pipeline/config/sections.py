@@ -36,6 +36,24 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class ExtraTrainConfig(Section):
+    """One corpus whose sentences are added to eld's training split, labelled by eld's language codes."""
+
+    source: Literal["sib200", "tatoeba"] = Field(
+        description="sib200: <path>/<lang_Script>/train.tsv of SIB-200 (train only: the language-ID benchmark scores "
+        "SIB-200's test sentences); tatoeba: <path>/tatoeba.<xxx>-eng.<xxx>, the non-English side of the LASER "
+        "Tatoeba pairs. Languages are mapped in pipeline/data/language_codes.py; those it has no file for are "
+        "skipped and counted.",
+    )
+    path: str = Field(
+        description="The corpus folder, e.g. ../shared/data/sib200/data/annotated; relative to the working "
+        "directory, as data.folder and data.train_file are.",
+    )
+    max_per_language: int | None = Field(
+        None, ge=1, description="Cap rows per language (a seeded sample); empty takes every row."
+    )
+
+
 class DataConfig(Section):
     source: Literal["eld", "files", "folder", "hub"] = Field(
         "eld",
@@ -79,6 +97,13 @@ class DataConfig(Section):
     max_train_per_label: int | None = Field(None, ge=1, description="Cap training rows per label (keeps 2-core runs short).")
     max_eval_per_label: int | None = Field(None, ge=1, description="Cap validation and test rows per label.")
     seed: int = Field(42, description="Seed for splitting and subsampling.")
+    extra_train: list[ExtraTrainConfig] = Field(
+        default_factory=list,
+        description="eld only: more sentences for the languages kept, rows added to the training split only, after "
+        "data.max_train_per_label (which caps eld's rows); validation and test stay eld's, so scores compare with "
+        "a run without them. Rows whose text is in validation or test, duplicates and labels train lacks are "
+        "dropped and counted. Each item: source, path, max_per_language.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DataConfig:
@@ -91,6 +116,11 @@ class DataConfig(Section):
         outside = sorted(set(self.train_languages) - set(self.languages)) if self.languages else []
         if outside:
             raise ConfigError(f"data.train_languages has {', '.join(outside)}, which data.languages lacks")
+        if self.extra_train and self.source != "eld":
+            raise ConfigError(
+                f"data.extra_train adds rows labelled with eld's language codes and needs data.source=eld, not "
+                f"{self.source}; remove data.extra_train or set data.source=eld"
+            )
         return self
 
 

@@ -124,11 +124,31 @@ def clean(raw: RawData, cfg: DataConfig) -> CleanData:
             splits[split] = frame[~unseen]
 
     splits["train"] = _cap_per_label(splits["train"], cfg.max_train_per_label, cfg.seed, "train", dropped)
+    if raw.extra_train is not None:
+        splits["train"] = _with_extra(splits, raw.extra_train, labels, dropped)
     for split in ("validation", "test"):
         splits[split] = _cap_per_label(splits[split], cfg.max_eval_per_label, cfg.seed, split, dropped)
 
     ordered = {s: splits[s].sample(frac=1, random_state=cfg.seed).reset_index(drop=True) for s in SPLITS}
     return CleanData(ordered, labels, Counter({k: v for k, v in dropped.items() if v}), _short_text_warnings(ordered))
+
+
+def _with_extra(splits: dict[str, pd.DataFrame], extra: pd.DataFrame, labels: list[str], dropped: Counter) -> pd.DataFrame:
+    """Train plus the data.extra_train rows that may join it. They come after the per-label cap, so
+    max_train_per_label bounds the source's own rows and these add to them; they never reach validation or
+    test, and a text that is there (or already in train) is dropped, so the scores stay comparable."""
+    split = "extra train"
+    extra = _strip_and_drop_empty(extra, split, dropped)
+    held_out = set(_normalized(splits["validation"]["text"])) | set(_normalized(splits["test"]["text"]))
+    leaked = _normalized(extra["text"]).isin(held_out)
+    dropped[f"{split}: text also in validation or test (leakage)"] += int(leaked.sum())
+    extra = extra[~leaked]
+    in_train = _normalized(extra["text"]).isin(set(_normalized(splits["train"]["text"])))
+    dropped[f"{split}: text already in train"] += int(in_train.sum())
+    extra = _dedupe(extra[~in_train], split, dropped)
+    unknown = ~extra["label"].isin(labels)
+    dropped[f"{split}: label not in train"] += int(unknown.sum())
+    return pd.concat([splits["train"], extra[~unknown]], ignore_index=True)
 
 
 def _short_text_warnings(splits: dict[str, pd.DataFrame]) -> list[str]:

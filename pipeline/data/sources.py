@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import DataConfig
+from pipeline.data.extra_train import read_extra
 from pipeline.errors import DataError
 from pipeline.runtime.tables import read_table
 
@@ -25,6 +26,8 @@ class RawData:
     splits: dict[str, pd.DataFrame]
     origin: str
     dropped: dict[str, int] = field(default_factory=dict)
+    # eld only: rows cleaning adds to the training split alone, after its per-label cap (data.extra_train)
+    extra_train: pd.DataFrame | None = None
 
 
 def eld_sentences_path() -> Path:
@@ -46,7 +49,26 @@ def read_eld(cfg: DataConfig) -> RawData:
         rows.append((text, lang, lang))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame = _keep_languages(frame, cfg.languages, str(path))
-    return RawData({"train": frame}, origin=f"eld: {path}", dropped={"malformed lines (no language tab)": malformed})
+    raw = RawData({"train": frame}, origin=f"eld: {path}", dropped={"malformed lines (no language tab)": malformed})
+    if cfg.extra_train:
+        _add_extra(raw, cfg, sorted(set(frame["language"]) - set(cfg.exclude_labels)))
+    return raw
+
+
+def _add_extra(raw: RawData, cfg: DataConfig, languages: list[str]) -> None:
+    """Read every data.extra_train source for eld's languages; the languages a source lacks go into the
+    origin line of the data report, the rows over a cap into the drop counts."""
+    frames, notes = [], []
+    for extra in cfg.extra_train:
+        found = read_extra(extra, languages, cfg.seed)
+        frames.append(found.rows)
+        capped = f"extra train ({extra.source}): over max_per_language ({extra.max_per_language})"
+        raw.dropped[capped] = raw.dropped.get(capped, 0) + found.over_cap
+        read = len(languages) - len(found.skipped)
+        none = f"; none for {', '.join(sorted(found.skipped))}" if found.skipped else ""
+        notes.append(f"{extra.source} {extra.path} ({len(found.rows)} rows, {read} languages{none})")
+    raw.extra_train = pd.concat(frames, ignore_index=True)
+    raw.origin += f"; extra train: {', '.join(notes)}"
 
 
 def _select(frame: pd.DataFrame, where: str, text: str, label: str | None, language: str | None) -> pd.DataFrame:

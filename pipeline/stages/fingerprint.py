@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.config import Config
+from pipeline.data.extra_train import CODES, file_for
 from pipeline.stages import distributed
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ def code_version() -> str:
 
 
 def _source_files(cfg: Config) -> list[Any]:
-    """Size and mtime of the local files prepare reads, so editing a CSV or a SIB-200 folder makes it stale."""
+    """Size and mtime of the local files prepare reads (data.extra_train's too), so editing a CSV or a SIB-200
+    folder makes it stale."""
     data = cfg.data
     if data.source == "files":
         files = [Path(name) for name in (data.train_file, data.validation_file, data.test_file) if name]
@@ -94,7 +96,8 @@ def _source_files(cfg: Config) -> list[Any]:
         folders = [root / lang for lang in data.languages] if data.languages else [root]
         files = [p for folder in folders for p in sorted(folder.rglob("*.tsv"))]
     elif data.source == "eld":
-        return [f"eld=={_version('eld')}"]
+        extra = [file_for(e.source, Path(e.path), code) for e in data.extra_train for code in CODES[e.source].values()]
+        return [f"eld=={_version('eld')}", *([str(p), *_stat(p)] for p in extra)]
     else:
         return [data.hub_id, data.hub_config]
     return [[str(p), *_stat(p)] for p in files]

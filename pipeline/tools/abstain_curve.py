@@ -26,9 +26,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pipeline.config import load_config  # noqa: E402
+from pipeline.data.language_codes import SIB_FOLDERS  # noqa: E402
 from pipeline.machine import describe  # noqa: E402
 from pipeline.runtime.predictor import Predictor  # noqa: E402
-from pipeline.tools.langid_bench import SIB_FOLDERS  # noqa: E402
+from pipeline.tools.langid_bench import make_args  # noqa: E402
 from pipeline.tools.local_server import ROOT  # noqa: E402
 
 # SIB-200 folders in the ISO 639-3 macrolanguage of an eld label (or the same language in another script).
@@ -176,17 +177,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-c", "--config", default="configs/default.yaml")
     parser.add_argument("--sib", type=Path, default=ROOT.parent / "shared/data/sib200/data/annotated")
+    parser.add_argument("overrides", nargs="*", help="dotted config overrides, as for the stages (make ARGS=...)")
     args = parser.parse_args(argv)
     if not args.sib.is_dir():
         print(f"error: {args.sib} not found: the curve needs SIB-200 (../shared/data on the project's machines)", file=sys.stderr)
         return 2
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, args.overrides)
     result = measure(cfg.paths.export, args.sib)
     out = cfg.paths.reports
     out.mkdir(parents=True, exist_ok=True)
     (out / "abstain.json").write_text(json.dumps(result, indent=2))
     plot(result, out / "abstain.png")
-    (out / "abstain.md").write_text(markdown(result, f"make abstain-curve CONFIG={args.config}"), encoding="utf-8")
+    (out / "abstain.md").write_text(markdown(result, f"make abstain-curve CONFIG={args.config}{make_args(args.overrides)}"), encoding="utf-8")
     print((out / "abstain.md").read_text())
     return 0
 

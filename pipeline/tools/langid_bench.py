@@ -24,22 +24,9 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import load_config
+from pipeline.data.language_codes import SIB_FOLDERS
 from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
-
-# eld's ISO 639-1 labels -> SIB-200 (Flores-200) folders. `ku` in eld is Sorani in Arabic script (ckb).
-SIB_FOLDERS = {
-    "am": "amh_Ethi", "ar": "arb_Arab", "az": "azj_Latn", "be": "bel_Cyrl", "bg": "bul_Cyrl", "bn": "ben_Beng",
-    "ca": "cat_Latn", "cs": "ces_Latn", "da": "dan_Latn", "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn",
-    "es": "spa_Latn", "et": "est_Latn", "eu": "eus_Latn", "fa": "pes_Arab", "fi": "fin_Latn", "fr": "fra_Latn",
-    "gu": "guj_Gujr", "he": "heb_Hebr", "hi": "hin_Deva", "hr": "hrv_Latn", "hu": "hun_Latn", "hy": "hye_Armn",
-    "is": "isl_Latn", "it": "ita_Latn", "ja": "jpn_Jpan", "ka": "kat_Geor", "kn": "kan_Knda", "ko": "kor_Hang",
-    "ku": "ckb_Arab", "lt": "lit_Latn", "lv": "lvs_Latn", "ml": "mal_Mlym", "mr": "mar_Deva", "ms": "zsm_Latn",
-    "nl": "nld_Latn", "no": "nob_Latn", "or": "ory_Orya", "pa": "pan_Guru", "pl": "pol_Latn", "pt": "por_Latn",
-    "ro": "ron_Latn", "ru": "rus_Cyrl", "sk": "slk_Latn", "sl": "slv_Latn", "sq": "als_Latn", "sr": "srp_Cyrl",
-    "sv": "swe_Latn", "ta": "tam_Taml", "te": "tel_Telu", "th": "tha_Thai", "tl": "tgl_Latn", "tr": "tur_Latn",
-    "uk": "ukr_Cyrl", "ur": "urd_Arab", "vi": "vie_Latn", "yo": "yor_Latn", "zh": "zho_Hans",
-}
 
 
 @dataclass
@@ -279,20 +266,26 @@ def where_we_lose(results: list[ToolResult], common: list[str], margin: float = 
     return out
 
 
+def make_args(overrides: list[str]) -> str:
+    """The make ARGS a report's "Produced by" line repeats, so the command it names reruns that run."""
+    return f' ARGS="{" ".join(overrides)}"' if overrides else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="language ID against lingua, langid.py and fastText, accuracy and speed")
     parser.add_argument("-c", "--config", default="configs/default.yaml")
     parser.add_argument("--sib", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared/data/sib200/data/annotated")
     parser.add_argument("--sample", type=int, default=3000, help="sentences in the speed table")
+    parser.add_argument("overrides", nargs="*", help="dotted config overrides, as for the stages (make ARGS=...)")
     args = parser.parse_args(argv)
     if not args.sib.is_dir():
         print(f"error: {args.sib} not found: the comparison needs SIB-200 (../shared/data on the project's machines)", file=sys.stderr)
         return 2
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, args.overrides)
     results = compare_tools(cfg.paths.export, args.sib)
     rows = speed_table(cfg.paths.export, args.sib, args.sample)
     header = (f"# Language ID: the `{cfg.run_name}` run against existing tools\n\nProduced by `make langid-bench"
-              f" CONFIG={args.config}` on {dt.date.today().isoformat()}, on {describe()}.\n\n")
+              f" CONFIG={args.config}{make_args(args.overrides)}` on {dt.date.today().isoformat()}, on {describe()}.\n\n")
     out = cfg.paths.reports / "langid.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(header + markdown(results, args.sib) + "\n" + speed_markdown(rows, args.sample), encoding="utf-8")

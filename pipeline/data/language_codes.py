@@ -1,0 +1,40 @@
+"""eld's ISO 639-1 language codes in the names other corpora use, so those corpora can be read for eld's labels.
+
+SIB_FOLDERS serves the language-ID benchmark and the abstain curve (SIB-200 test sentences) and the optional
+extra training data (SIB-200 train sentences); TATOEBA_CODES serves the extra training data only.
+"""
+
+from __future__ import annotations
+
+# eld's ISO 639-1 labels -> SIB-200 (Flores-200) folders. `ku` in eld is Sorani in Arabic script (ckb).
+SIB_FOLDERS = {
+    "am": "amh_Ethi", "ar": "arb_Arab", "az": "azj_Latn", "be": "bel_Cyrl", "bg": "bul_Cyrl", "bn": "ben_Beng",
+    "ca": "cat_Latn", "cs": "ces_Latn", "da": "dan_Latn", "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn",
+    "es": "spa_Latn", "et": "est_Latn", "eu": "eus_Latn", "fa": "pes_Arab", "fi": "fin_Latn", "fr": "fra_Latn",
+    "gu": "guj_Gujr", "he": "heb_Hebr", "hi": "hin_Deva", "hr": "hrv_Latn", "hu": "hun_Latn", "hy": "hye_Armn",
+    "is": "isl_Latn", "it": "ita_Latn", "ja": "jpn_Jpan", "ka": "kat_Geor", "kn": "kan_Knda", "ko": "kor_Hang",
+    "ku": "ckb_Arab", "lt": "lit_Latn", "lv": "lvs_Latn", "ml": "mal_Mlym", "mr": "mar_Deva", "ms": "zsm_Latn",
+    "nl": "nld_Latn", "no": "nob_Latn", "or": "ory_Orya", "pa": "pan_Guru", "pl": "pol_Latn", "pt": "por_Latn",
+    "ro": "ron_Latn", "ru": "rus_Cyrl", "sk": "slk_Latn", "sl": "slv_Latn", "sq": "als_Latn", "sr": "srp_Cyrl",
+    "sv": "swe_Latn", "ta": "tam_Taml", "te": "tel_Telu", "th": "tha_Thai", "tl": "tgl_Latn", "tr": "tur_Latn",
+    "uk": "ukr_Cyrl", "ur": "urd_Arab", "vi": "vie_Latn", "yo": "yor_Latn", "zh": "zho_Hans",
+}
+
+# eld's ISO 639-1 labels -> the ISO 639-3 code of a Tatoeba (LASER) file pair, tatoeba.<xxx>-eng.<xxx>.
+# Macrolanguages are named by the variety Tatoeba has: ar -> ara (Arabic, mostly Standard), zh -> cmn
+# (Mandarin, simplified and traditional characters mixed, as eld's zh is), fa -> pes, ms -> zsm, no -> nob,
+# lv -> lvs, et -> est, sq -> sqi, az -> aze (all Latin script, as eld's az).
+# Left out, and so never read:
+#   en: Tatoeba's English is the pivot side of every pair, not a file of its own; eld has English enough.
+#   ku: Tatoeba's `kur` is Kurmanji in Latin script; eld's `ku` is Sorani in Arabic script.
+#   sr: Tatoeba's `srp` is 70% Latin script (698 of 1000 lines); eld's and SIB-200's sr are Cyrillic.
+#   gu, kn, lo, or, pa, yo: Tatoeba (LASER v1) has no file for them.
+TATOEBA_CODES = {
+    "am": "amh", "ar": "ara", "az": "aze", "be": "bel", "bg": "bul", "bn": "ben", "ca": "cat", "cs": "ces",
+    "da": "dan", "de": "deu", "el": "ell", "es": "spa", "et": "est", "eu": "eus", "fa": "pes", "fi": "fin",
+    "fr": "fra", "he": "heb", "hi": "hin", "hr": "hrv", "hu": "hun", "hy": "hye", "is": "isl", "it": "ita",
+    "ja": "jpn", "ka": "kat", "ko": "kor", "lt": "lit", "lv": "lvs", "ml": "mal", "mr": "mar", "ms": "zsm",
+    "nl": "nld", "no": "nob", "pl": "pol", "pt": "por", "ro": "ron", "ru": "rus", "sk": "slk", "sl": "slv",
+    "sq": "sqi", "sv": "swe", "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl", "tr": "tur", "uk": "ukr",
+    "ur": "urd", "vi": "vie", "zh": "cmn",
+}
