@@ -15,18 +15,19 @@ import pytest
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from tokenizers import Tokenizer
+from transformers import set_seed
 
 from pipeline.config import ConfigError, ModelConfig, TokenizerConfig, load_config
 from pipeline.data.tokenization import train_tokenizer
 from pipeline.models.course import CourseConfig, CourseForSequenceClassification
 from pipeline.models.course.ngram_hashing import HASH_MULTIPLIER, ngram_rows
 from pipeline.models.course.onnx_export import export_onnx, right_padded_batch
-from pipeline.models.modeling import load_trained, model_name
+from pipeline.models.modeling import build_model, load_trained, model_name
 from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.export import export
-from pipeline.stages.prepare import read_split
+from pipeline.stages.prepare import read_labels, read_split
 from pipeline.stages.train import train
 
 from conftest import ROOT, encoding_matches_transformers, tiny_config
@@ -211,11 +212,31 @@ def test_char_ngram_picks_the_char_tokenizer_and_its_ngram_defaults() -> None:
         (["model.kind=char_ngram", "model.ngram_orders=[]"], "model.ngram_orders must be distinct"),
         (["model.kind=char_ngram", "model.ngram_buckets=0"], "model.ngram_buckets must be greater than or equal to 1"),
         (["model.ngram_head=deep"], "model.ngram_head must be one of"),
+        (["train.optimizer=adagrad", "train.weight_decay=0"], "train.optimizer=adagrad is for the hashed n-gram tables"),
+        (["model.kind=char_ngram", "train.optimizer=adagrad"], "takes no weight decay: set train.weight_decay=0"),
     ],
 )
 def test_bad_combinations_fail_at_load(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(ROOT / "configs/default.yaml", overrides)
+
+
+def _only_the_rows_training_touched_moved(cfg) -> None:
+    """Sparse updates: the table rows no training n-gram hashes to keep their seeded initial values exactly
+    (AdamW's weight decay would have shrunk them), and the rows it touched moved."""
+    trained, tokenizer = load_trained(cfg.paths.model)
+    set_seed(cfg.train.seed)
+    initial = build_model(cfg.model, read_labels(cfg.paths.data), tokenizer).encoder.embeddings.weight.detach()
+    encoded = tokenizer(read_split(cfg.paths.data, "train")["text"].tolist(), truncation=True,
+                        max_length=cfg.model.max_length, padding=True, return_tensors="pt")
+    encoder = trained.encoder
+    rows, valid = ngram_rows(encoded["input_ids"], encoded["attention_mask"], encoder.orders, encoder.buckets, encoder.token_rows)
+    touched = torch.zeros(len(initial), dtype=torch.bool)
+    touched[rows[valid]] = True
+    weights = encoder.embeddings.weight.detach()
+    assert 0 < touched.sum() < len(initial)
+    assert torch.equal(weights[~touched], initial[~touched])
+    assert (weights[touched] != initial[touched]).any(dim=1).float().mean() > 0.99
 
 
 # --- ONNX -------------------------------------------------------------------------------------------------
@@ -259,11 +280,16 @@ def test_tiny_run_through_every_stage_to_the_runtime(tmp_path: Path) -> None:
             "model.hidden_size": "32",
             "export.quantize_operators": "[MatMul, Gather]",
             "export.registered_model_name": "textclf-char-ngram",
+            # as configs/langid-char-ngram.yaml trains: sparse rows of the n-gram table, Adagrad
+            "train.optimizer": "adagrad",
+            "train.weight_decay": "0",
+            "train.learning_rate": "0.2",
         },
     )
     assert cfg.model.tokenizer.kind == "char"
     train(cfg)
     assert evaluate(cfg).metrics["accuracy"] > 0.8
+    _only_the_rows_training_touched_moved(cfg)
     result = export(cfg)
     assert result.parity["passed"], result.parity["failures"]
     manifest = json.loads((cfg.paths.export / "manifest.json").read_text())

@@ -1,6 +1,7 @@
 """Optional extra training data for eld's language ID (data.extra_train): what is read, what cleaning lets
-into train, and what the config refuses. Fake SIB-200 and Tatoeba folders are written here; only the last
-test reads ../shared/data, and it skips without it."""
+into train, and what the config refuses. Fake SIB-200 and Tatoeba folders are written here; the wordfreq
+tests read the installed package's real word lists; only the last test reads ../shared/data, and it skips
+without it."""
 
 import unicodedata
 from collections import Counter
@@ -11,8 +12,8 @@ import pytest
 
 from pipeline.config import ConfigError, DataConfig, ExtraTrainConfig, load_config
 from pipeline.data.cleaning import clean
-from pipeline.data.extra_train import read_extra
-from pipeline.data.language_codes import SIB_FOLDERS, TATOEBA_CODES
+from pipeline.data.extra_train import SEQUENCE_WORDS, read_extra
+from pipeline.data.language_codes import SIB_FOLDERS, TATOEBA_CODES, WORDFREQ_CODES
 from pipeline.data.sources import RawData, read_source
 from pipeline.errors import DataError
 
@@ -106,8 +107,8 @@ def test_extra_train_needs_the_eld_source(overrides, message):
 def test_bad_items_name_the_key_inside_the_list():
     with pytest.raises(ConfigError) as err:
         load_config(ROOT / "configs/default.yaml", ["data.extra_train=[{source: tatoeba, path: x, nope: 1}]"])
-    assert "unknown key data.extra_train[0].nope; known keys here: max_per_language, path, source" in str(err.value)
-    with pytest.raises(ConfigError, match=r"data.extra_train\[0\].source must be one of 'sib200' or 'tatoeba'"):
+    assert "unknown key data.extra_train[0].nope; known keys here: max_per_language, path, source, top_words" in str(err.value)
+    with pytest.raises(ConfigError, match=r"data.extra_train\[0\].source must be one of 'sib200', 'tatoeba' or 'wordfreq'"):
         load_config(None, ["data.extra_train=[{source: wiki, path: x}]"])
     with pytest.raises(ConfigError, match=r"data.extra_train\[0\].max_per_language must be greater than or equal to 1"):
         load_config(None, ["data.extra_train=[{source: sib200, path: x, max_per_language: 0}]"])
@@ -209,3 +210,68 @@ def test_language_codes_point_at_real_files_in_the_script_of_sib200():
     }
     assert sorted(other) == sorted(TATOEBA_CODES)
     assert {lang: pair for lang, pair in other.items() if pair[0] != pair[1]} == {}
+
+
+# --- wordfreq: words drawn from the installed package's lists ------------------------------------------------
+
+def test_wordfreq_draws_the_asked_number_of_sequences_and_skips_languages_without_a_list():
+    found = read_extra(ExtraTrainConfig(source="wordfreq", max_per_language=50), ["no", "da", "am", "zh"], seed=3)
+    counts = found.rows["label"].value_counts().to_dict()
+    assert counts == {"no": 50, "da": 50}
+    assert set(found.skipped) == {"am", "zh"} and "no word list" in found.skipped["am"]
+    assert (found.rows["label"] == found.rows["language"]).all()
+    lengths = found.rows["text"].str.split().str.len()
+    assert lengths.between(SEQUENCE_WORDS[0], SEQUENCE_WORDS[1] - 1).all()
+    assert not found.rows["text"].str.contains(r"\d").any()  # wordfreq's "0000" stand-ins for numbers are left out
+    # the Norwegian list is Bokmål's: its commonest words are there, and Danish's spelling of "not any" is not
+    norwegian = " ".join(found.rows.query("label == 'no'")["text"]).split()
+    assert {"og", "er", "det"} <= set(norwegian)
+
+
+def test_wordfreq_draws_are_seeded_per_language_and_from_the_top_words():
+    config = ExtraTrainConfig(source="wordfreq", max_per_language=20, top_words=100)
+    alone = read_extra(config, ["sv"], seed=1).rows
+    together = read_extra(config, ["de", "sv"], seed=1).rows
+    pd.testing.assert_frame_equal(alone, together.query("label == 'sv'").reset_index(drop=True))
+    assert not read_extra(config, ["sv"], seed=2).rows["text"].equals(alone["text"])
+    import wordfreq
+
+    counts = wordfreq.get_frequency_dict("sv", wordlist="best")
+    top = sorted((w for w in counts if not any(c.isdigit() for c in w)), key=counts.__getitem__, reverse=True)[:100]
+    assert set(" ".join(alone["text"]).split()) <= set(top)
+
+
+def test_wordfreq_codes_are_lists_the_package_has_in_eld_s_script():
+    import wordfreq
+
+    assert set(WORDFREQ_CODES.values()) <= set(wordfreq.available_languages(wordlist="best"))
+    drawn = read_extra(ExtraTrainConfig(source="wordfreq", max_per_language=30), []).rows
+    assert sorted(set(drawn["label"])) == sorted(WORDFREQ_CODES)
+    scripts = {lang: _script(group["text"].tolist()) for lang, group in drawn.groupby("label")}
+    # hr reads Serbo-Croatian's list, which is all Latin script, as eld's Croatian is
+    assert scripts["hr"] == "LATIN" and scripts["ru"] == "CYRILLIC" and scripts["ar"] == "ARABIC"
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("{source: wordfreq, path: x, max_per_language: 5}", "the word lists come with the wordfreq package; remove path"),
+        ("{source: wordfreq}", "data.extra_train \\(wordfreq\\): set max_per_language"),
+        ("{source: sib200}", "data.extra_train \\(sib200\\): set path"),
+        ("{source: wordfreq, max_per_language: 5, top_words: 10}", "top_words must be greater than or equal to 100"),
+    ],
+)
+def test_wordfreq_and_corpus_items_say_what_they_need(item, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(ROOT / "configs/default.yaml", [f"data.extra_train=[{item}]"])
+
+
+def test_wordfreq_rows_reach_train_only_through_read_source_and_clean():
+    cfg = DataConfig(languages=["no", "da", "am"], max_train_per_label=20, max_eval_per_label=10,
+                     extra_train=[ExtraTrainConfig(source="wordfreq", max_per_language=15)])
+    raw = read_source(cfg)
+    assert "wordfreq 20000 most frequent words (30 rows, 2 languages; none for am)" in raw.origin
+    data = clean(raw, cfg)
+    assert data.splits["train"]["label"].value_counts().to_dict() == {"no": 35, "da": 35, "am": 20}
+    drawn = set(raw.extra_train["text"])
+    assert not drawn & set(data.splits["validation"]["text"]) and not drawn & set(data.splits["test"]["text"])

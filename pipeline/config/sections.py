@@ -39,19 +39,36 @@ class Section(BaseModel):
 class ExtraTrainConfig(Section):
     """One corpus whose sentences are added to eld's training split, labelled by eld's language codes."""
 
-    source: Literal["sib200", "tatoeba"] = Field(
+    source: Literal["sib200", "tatoeba", "wordfreq"] = Field(
         description="sib200: <path>/<lang_Script>/train.tsv of SIB-200 (train only: the language-ID benchmark scores "
         "SIB-200's test sentences); tatoeba: <path>/tatoeba.<xxx>-eng.<xxx>, the non-English side of the LASER "
-        "Tatoeba pairs. Languages are mapped in pipeline/data/language_codes.py; those it has no file for are "
-        "skipped and counted.",
+        "Tatoeba pairs; wordfreq: word sequences drawn by frequency from the word lists of the PyPI package "
+        "wordfreq (installed, offline; no path). Languages are mapped in pipeline/data/language_codes.py; those "
+        "a source has no data for are skipped and counted.",
     )
-    path: str = Field(
-        description="The corpus folder, e.g. ../shared/data/sib200/data/annotated; relative to the working "
-        "directory, as data.folder and data.train_file are.",
+    path: str | None = Field(
+        None,
+        description="sib200, tatoeba: the corpus folder, e.g. ../shared/data/sib200/data/annotated; relative to the "
+        "working directory, as data.folder and data.train_file are. wordfreq: none (the package holds its data).",
     )
     max_per_language: int | None = Field(
-        None, ge=1, description="Cap rows per language (a seeded sample); empty takes every row."
+        None, ge=1, description="Cap rows per language (a seeded sample); empty takes every row. wordfreq: the "
+        "number of word sequences drawn per language (required).",
     )
+    top_words: int = Field(
+        20000, ge=100, description="wordfreq: draw from each language's N most frequent words, by their frequency."
+    )
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> ExtraTrainConfig:
+        if self.source == "wordfreq":
+            if self.path is not None:
+                raise ConfigError("data.extra_train (wordfreq): the word lists come with the wordfreq package; remove path")
+            if self.max_per_language is None:
+                raise ConfigError("data.extra_train (wordfreq): set max_per_language, the word sequences drawn per language")
+        elif self.path is None:
+            raise ConfigError(f"data.extra_train ({self.source}): set path, the folder of the corpus")
+        return self
 
 
 class DataConfig(Section):
@@ -102,7 +119,7 @@ class DataConfig(Section):
         description="eld only: more sentences for the languages kept, rows added to the training split only, after "
         "data.max_train_per_label (which caps eld's rows); validation and test stay eld's, so scores compare with "
         "a run without them. Rows whose text is in validation or test, duplicates and labels train lacks are "
-        "dropped and counted. Each item: source, path, max_per_language.",
+        "dropped and counted. Each item: source, path, max_per_language (top_words for wordfreq).",
     )
 
     @model_validator(mode="after")
@@ -229,7 +246,14 @@ class TrainConfig(Section):
     epochs: float = Field(3.0, gt=0, description="Training epochs (the best epoch by validation macro-F1 is kept).")
     batch_size: int = Field(32, ge=1, description="Training batch size.")
     learning_rate: float = Field(1e-3, gt=0, description="Peak learning rate.")
-    weight_decay: float = Field(0.01, description="AdamW weight decay.")
+    weight_decay: float = Field(0.01, description="AdamW weight decay (must be 0 with optimizer=adagrad).")
+    optimizer: Literal["adamw", "adagrad"] = Field(
+        "adamw",
+        description="adamw: the Trainer's AdamW. adagrad: sparse gradients for the hashed n-gram table of "
+        "char_ngram and ngram_mlp, so each step updates only the rows its batch touched, as fastText does; AdamW "
+        "rewrites every row of the table each step (2^18 x 64 for char_ngram), which is most of a step's time "
+        "on a CPU. No gradient clipping (it cannot read sparse gradients) and no weight decay.",
+    )
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Fraction of steps spent warming up the learning rate.")
     early_stopping_patience: int = Field(
         2, description="Evaluations without a better validation macro-F1 before stopping."
@@ -324,6 +348,17 @@ class Config(Section):
             raise ConfigError(
                 "train.strategy=head_only needs model.pooling=mean (a frozen encoder's pooler was never trained)"
             )
+        if self.train.optimizer == "adagrad":
+            if self.model.kind not in NGRAM_DEFAULTS:
+                raise ConfigError(
+                    f"train.optimizer=adagrad is for the hashed n-gram tables of {' and '.join(NGRAM_DEFAULTS)}, "
+                    f"not model.kind={self.model.kind}: use adamw"
+                )
+            if self.train.weight_decay != 0:
+                raise ConfigError(
+                    f"train.optimizer=adagrad updates the n-gram table sparsely and takes no weight decay: set "
+                    f"train.weight_decay=0 (got {self.train.weight_decay})"
+                )
         return self
 
     @property

@@ -1,8 +1,14 @@
-"""Optional extra training sentences for eld's language ID, from corpora that ../shared/data holds.
+"""Optional extra training sentences for eld's language ID: word sequences drawn from the word lists of the
+PyPI package wordfreq (installed, so offline on every clone), or real sentences from corpora ../shared/data holds.
+
+eld's 700 training sentences per language are web text, and its Norwegian mixes Bokmål, Nynorsk and old
+spellings; wordfreq's lists are counted over Wikipedia, subtitles, news and web text in the millions of words.
+Words drawn by frequency carry that larger corpus's character n-grams within words, which is what a character
+n-gram model reads; the n-grams across two words are random and so carry no signal either way.
 
 SIB-200 (Flores-200 sentences, one folder per language) and Tatoeba (short everyday sentences, the LASER
 test pairs) are read for eld's language codes through pipeline/data/language_codes.py and labelled by them.
-Nothing here is ever required: a config names the folders in data.extra_train, and a missing folder is an
+Neither is ever required: a config names the folders in data.extra_train, and a missing folder is an
 error that says the data is optional. Only SIB-200's train.tsv is read, never dev or test: the language-ID
 benchmark (`make langid-bench`) scores SIB-200's test sentences, and a model trained on them would be graded
 on what it memorised. Cleaning (cleaning.py) decides which of these rows reach the training split.
@@ -10,18 +16,22 @@ on what it memorised. Cleaning (cleaning.py) decides which of these rows reach t
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.config import ExtraTrainConfig
-from pipeline.data.language_codes import SIB_FOLDERS, TATOEBA_CODES
+from pipeline.data.language_codes import SIB_FOLDERS, TATOEBA_CODES, WORDFREQ_CODES
 from pipeline.errors import DataError
 from pipeline.runtime.tables import read_table
 
 COLUMNS = ["text", "label", "language"]
-CODES = {"sib200": SIB_FOLDERS, "tatoeba": TATOEBA_CODES}
+CODES = {"sib200": SIB_FOLDERS, "tatoeba": TATOEBA_CODES, "wordfreq": WORDFREQ_CODES}
+# Words per drawn sequence, uniform in [low, high): eld's sentences run 6 to 19 words for the middle 80%.
+SEQUENCE_WORDS = (6, 20)
 
 
 @dataclass
@@ -43,6 +53,8 @@ def file_for(source: str, root: Path, code: str) -> Path:
 def read_extra(cfg: ExtraTrainConfig, languages: list[str], seed: int = 42) -> ExtraRows:
     """Rows of `cfg.source` for eld's `languages` (every language the source maps when empty), each language
     capped at cfg.max_per_language by a seeded sample. A language the source has no file for is skipped."""
+    if cfg.source == "wordfreq":
+        return _drawn_words(cfg, languages, seed)
     root = Path(cfg.path)
     if not root.is_dir():
         raise DataError(
@@ -75,3 +87,29 @@ def _texts(source: str, path: Path) -> pd.Series:
             raise DataError(f"{path}: no text column; it has {', '.join(map(str, frame.columns))}")
         return frame["text"]
     return pd.Series(path.read_text(encoding="utf-8").splitlines(), dtype=str)
+
+
+def _drawn_words(cfg: ExtraTrainConfig, languages: list[str], seed: int) -> ExtraRows:
+    """cfg.max_per_language sequences per language of words drawn by frequency from its top_words list.
+
+    Words with digits are left out: wordfreq writes every digit as 0 ("0000"), which no real text does.
+    Each language's generator is seeded by the seed and its code, so adding a language changes no other's rows.
+    """
+    import wordfreq  # here, not at the top: only this source needs the package's 50 MB of word lists
+
+    frames, skipped = [], {}
+    for lang in languages or sorted(WORDFREQ_CODES):
+        if lang not in WORDFREQ_CODES:
+            skipped[lang] = "wordfreq has no word list for it (see pipeline/data/language_codes.py)"
+            continue
+        counts = wordfreq.get_frequency_dict(WORDFREQ_CODES[lang], wordlist="best")
+        words = sorted((w for w in counts if not any(c.isdigit() for c in w)), key=counts.__getitem__, reverse=True)
+        words = words[: cfg.top_words]
+        weights = np.array([counts[w] for w in words])
+        rng = np.random.default_rng([seed, zlib.crc32(lang.encode())])
+        lengths = rng.integers(*SEQUENCE_WORDS, size=cfg.max_per_language)
+        drawn = rng.choice(len(words), size=lengths.sum(), p=weights / weights.sum())
+        texts = [" ".join(words[i] for i in chunk) for chunk in np.split(drawn, np.cumsum(lengths)[:-1])]
+        frames.append(pd.DataFrame({"text": texts, "label": lang, "language": lang}))
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    return ExtraRows(rows, skipped)

@@ -66,7 +66,8 @@ def _add_extra(raw: RawData, cfg: DataConfig, languages: list[str]) -> None:
         raw.dropped[capped] = raw.dropped.get(capped, 0) + found.over_cap
         read = len(languages) - len(found.skipped)
         none = f"; none for {', '.join(sorted(found.skipped))}" if found.skipped else ""
-        notes.append(f"{extra.source} {extra.path} ({len(found.rows)} rows, {read} languages{none})")
+        where = extra.path or f"{extra.top_words} most frequent words"
+        notes.append(f"{extra.source} {where} ({len(found.rows)} rows, {read} languages{none})")
     raw.extra_train = pd.concat(frames, ignore_index=True)
     raw.origin += f"; extra train: {', '.join(notes)}"
 

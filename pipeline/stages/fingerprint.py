@@ -96,8 +96,10 @@ def _source_files(cfg: Config) -> list[Any]:
         folders = [root / lang for lang in data.languages] if data.languages else [root]
         files = [p for folder in folders for p in sorted(folder.rglob("*.tsv"))]
     elif data.source == "eld":
-        extra = [file_for(e.source, Path(e.path), code) for e in data.extra_train for code in CODES[e.source].values()]
-        return [f"eld=={_version('eld')}", *([str(p), *_stat(p)] for p in extra)]
+        corpora = [e for e in data.extra_train if e.path is not None]
+        extra = [file_for(e.source, Path(e.path), code) for e in corpora for code in CODES[e.source].values()]
+        word_lists = [f"wordfreq=={_version('wordfreq')}"] if any(e.source == "wordfreq" for e in data.extra_train) else []
+        return [f"eld=={_version('eld')}", *word_lists, *([str(p), *_stat(p)] for p in extra)]
     else:
         return [data.hub_id, data.hub_config]
     return [[str(p), *_stat(p)] for p in files]

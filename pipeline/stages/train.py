@@ -147,6 +147,8 @@ def train(cfg: Config) -> TrainResult:
     model = build_model(cfg.model, labels, tokenizer)
     if cfg.train.freeze_embeddings:
         model.get_input_embeddings().requires_grad_(False)
+    if cfg.train.optimizer == "adagrad":  # the config allows it only for the kinds whose encoder has an n-gram table
+        model.encoder.embeddings.sparse = True
 
     if not distributed.is_main():  # trains its share of each batch; the main process saves and logs
         model, best, details, _ = _fit_full(cfg, model, tokenizer, labels, data_fingerprint, None)
@@ -222,6 +224,7 @@ def _fit_full(
         per_device_eval_batch_size=cfg.evaluate.batch_size,
         learning_rate=cfg.train.learning_rate,
         weight_decay=cfg.train.weight_decay,
+        **({"optim": "adagrad", "max_grad_norm": 0.0} if cfg.train.optimizer == "adagrad" else {}),
         warmup_ratio=cfg.train.warmup_ratio,
         eval_strategy="epoch",
         save_strategy="epoch",

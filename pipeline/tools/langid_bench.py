@@ -122,8 +122,10 @@ def speed_table(export: Path, folder: Path, sample: int = 3000, seed: int = 0, r
 
     This machine's speed drifts within minutes (other tenants): timing each tool once, one after another,
     would compare tools measured in different minutes; alternating them puts every tool in every minute.
-    Ours runs through the runtime Predictor the service uses, int8 and fp32, one text per call and 32 per
-    call; lingua restricted to our languages and over all it knows.
+    Ours runs through the runtime Predictor as the service builds it (busy_wait=False: onnxruntime's threads
+    do not spin between calls, so the tokenizer between two calls has the cores; spinning made ours 27% slower
+    at 32 texts per call, the char_ngram export on 2 cores), int8 and fp32, one text per call and 32 per call;
+    lingua restricted to our languages and over all it knows.
     """
     labels = Predictor(export, verify=False).labels
     languages = [lang for lang in labels if lang in SIB_FOLDERS and (folder / SIB_FOLDERS[lang]).is_dir()]
@@ -131,7 +133,7 @@ def speed_table(export: Path, folder: Path, sample: int = 3000, seed: int = 0, r
     texts = data.sample(min(sample, len(data)), random_state=seed)["text"].tolist()
     runners: dict[str, Callable[[list[str]], object]] = {}
     for quantized in (True, False):
-        predictor = Predictor(export, quantized=quantized)
+        predictor = Predictor(export, quantized=quantized, busy_wait=False)
         if quantized and predictor.variant != "int8":
             continue  # an export without int8 (the course kinds' fp32-only exports) has one row pair
         for batch in (1, 32):
