@@ -185,8 +185,10 @@ def test_the_runtime_reads_the_saved_tokenizer_the_same_way(char_tokenizer, tmp_
     char_tokenizer.save_pretrained(tmp_path)
     runtime = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))  # what pipeline.runtime.predictor loads
     runtime.enable_truncation(40)  # as the Predictor does, at the export's max_length
-    for text in [*SAMPLES, SAMPLES[0] * 3, "Ωx  y"]:
-        assert runtime.encode(text).ids == char_tokenizer(text, truncation=True, max_length=40)["input_ids"]
+    texts = [*SAMPLES, SAMPLES[0] * 3, "Ωx  y"]
+    for text, fast in zip(texts, runtime.encode_batch_fast(texts), strict=True):
+        expected = char_tokenizer(text, truncation=True, max_length=40)["input_ids"]
+        assert runtime.encode(text).ids == fast.ids == expected
 
 
 # --- config -----------------------------------------------------------------------------------------------

@@ -144,4 +144,11 @@ def _apply_override(tree: dict[str, Any], override: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {dotted}: {part} is not a section")
-    node[parts[-1]] = yaml.load(raw, Loader=_Loader) if raw.strip() else None
+    try:
+        node[parts[-1]] = yaml.load(raw, Loader=_Loader) if raw.strip() else None
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(
+            f"override {dotted}: the value {raw!r} is not valid YAML ({problem}); make splits ARGS at spaces, so "
+            "write the value without spaces there, or run .venv/bin/pipeline with the whole override quoted"
+        ) from None
