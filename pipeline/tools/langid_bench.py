@@ -123,8 +123,8 @@ def speed_table(export: Path, folder: Path, sample: int = 3000, seed: int = 0, r
     This machine's speed drifts within minutes (other tenants): timing each tool once, one after another,
     would compare tools measured in different minutes; alternating them puts every tool in every minute.
     Ours runs through the runtime Predictor as the service builds it (busy_wait=False: onnxruntime's threads
-    do not spin between calls, so the tokenizer between two calls has the cores; spinning made ours 27% slower
-    at 32 texts per call, the char_ngram export on 2 cores), int8 and fp32, one text per call and 32 per call;
+    do not spin between calls, so the tokenizer between two calls has the cores), int8 and fp32, one text per
+    call and 32 per call;
     lingua restricted to our languages and over all it knows.
     """
     labels = Predictor(export, verify=False).labels
