@@ -20,6 +20,7 @@ from transformers import set_seed
 from pipeline.config import ConfigError, ModelConfig, TokenizerConfig, load_config
 from pipeline.data.tokenization import train_tokenizer
 from pipeline.models.course import CourseConfig, CourseForSequenceClassification
+from pipeline.models.course.char_ngram import window_means
 from pipeline.models.course.ngram_hashing import HASH_MULTIPLIER, ngram_rows
 from pipeline.models.course.onnx_export import export_onnx, right_padded_batch
 from pipeline.models.modeling import build_model, load_trained, model_name
@@ -114,9 +115,17 @@ def test_the_same_ngram_hashes_to_the_same_row_anywhere_and_orders_are_kept_apar
     assert not valid[0, 5 + 1]  # (b, c, pad) runs into padding
 
 
-@pytest.mark.parametrize("head", ["linear", "mlp"])
-def test_appending_padding_does_not_change_logits(head: str) -> None:
-    model = make(ngram_head=head).eval()
+# the bag read by each head, and the transformer over windows (windows of 4, so the texts below span 1-3 of them)
+VARIANTS = [
+    pytest.param({"ngram_head": "linear"}, id="linear"),
+    pytest.param({"ngram_head": "mlp"}, id="mlp"),
+    pytest.param({"ngram_layers": 2, "ngram_window": 4, "num_heads": 2}, id="blocks"),
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_appending_padding_does_not_change_logits(variant: dict) -> None:
+    model = make(**variant).eval()
     input_ids, attention_mask = right_padded_batch(VOCAB, PAD, [9, 4, 2, 1])
     # the appended positions hold real-looking ids, so only attention_mask can tell the model to skip them
     extra = torch.randint(1, VOCAB, (4, 6), generator=torch.Generator().manual_seed(1))
@@ -128,6 +137,30 @@ def test_appending_padding_does_not_change_logits(head: str) -> None:
     torch.testing.assert_close(longer, expected, atol=1e-6, rtol=0)
 
 
+def test_window_means_match_a_plain_python_reference() -> None:
+    """Each window's mean is over the real n-grams of every order that start in it; an all-padding window is
+    flagged and left at zero, and a last window shorter than the others averages what it has."""
+    batch, orders, length, window, dim = 3, 2, 7, 3, 4
+    vectors = torch.randn(batch, orders * length, dim, generator=torch.Generator().manual_seed(2))
+    valid = torch.rand(batch, orders * length, generator=torch.Generator().manual_seed(3)) > 0.3
+    valid[2] = False
+    valid[2, :2] = True  # the third text: only the first window holds n-grams
+    means, real = window_means(vectors, valid, batch, length, window)
+    assert means.shape == (batch, 3, dim) and real.shape == (batch, 3)
+    for b in range(batch):
+        for w in range(3):
+            members = [
+                vectors[b, order * length + position]
+                for order in range(orders)
+                for position in range(w * window, min((w + 1) * window, length))
+                if valid[b, order * length + position]
+            ]
+            assert bool(real[b, w]) == bool(members)
+            expected = torch.stack(members).mean(dim=0) if members else torch.zeros(dim)
+            torch.testing.assert_close(means[b, w], expected)
+    assert real[2].tolist() == [True, False, False]
+
+
 def test_heads_and_init() -> None:
     linear, mlp = make(ngram_head="linear"), make(ngram_head="mlp")
     assert linear.classifier.in_features == 16 and mlp.classifier.in_features == 24
@@ -136,6 +169,10 @@ def test_heads_and_init() -> None:
     assert linear.encoder.embeddings.weight.abs().max() <= 1 / 16
     with pytest.raises(ValueError, match="ngram_head must be one of"):
         make(ngram_head="deep")
+    blocks = make(ngram_layers=2, num_heads=2)
+    assert len(blocks.encoder.blocks) == 2 and len(linear.encoder.blocks) == 0
+    with pytest.raises(ValueError, match="divisible by num_heads"):
+        make(ngram_layers=1, num_heads=3)
 
 
 # --- the character tokenizer ------------------------------------------------------------------------------
@@ -201,6 +238,8 @@ def test_char_ngram_picks_the_char_tokenizer_and_its_ngram_defaults() -> None:
     assert ModelConfig(kind="ngram_mlp").ngram_orders == [1, 2, 3]  # unchanged for the subword kind
     assert ModelConfig(kind="textcnn", tokenizer=TokenizerConfig(kind="char")).tokenizer.kind == "char"
     assert model_name(ModelConfig(kind="char_ngram", hidden_size=64)) == "char_ngram-262144x64-linear"
+    blocks = ModelConfig(kind="char_ngram", hidden_size=64, ngram_layers=1)
+    assert model_name(blocks) == "char_ngram-262144x64-1blocks-window8-linear"
     shipped = load_config(ROOT / "configs/langid-char-ngram.yaml")
     assert shipped.model.kind == "char_ngram" and shipped.model.tokenizer.kind == "char"
     assert shipped.data.source == "eld" and "Gather" in shipped.export.quantize_operators
@@ -214,6 +253,8 @@ def test_char_ngram_picks_the_char_tokenizer_and_its_ngram_defaults() -> None:
         (["model.kind=char_ngram", "model.ngram_orders=[]"], "model.ngram_orders must be distinct"),
         (["model.kind=char_ngram", "model.ngram_buckets=0"], "model.ngram_buckets must be greater than or equal to 1"),
         (["model.ngram_head=deep"], "model.ngram_head must be one of"),
+        (["model.ngram_layers=1"], "model.ngram_layers puts transformer blocks over char_ngram's"),
+        (["model.kind=char_ngram", "model.ngram_window=0"], "model.ngram_window must be greater than or equal to 1"),
         (["train.optimizer=adagrad", "train.weight_decay=0"], "train.optimizer=adagrad is for the hashed n-gram tables"),
         (["model.kind=char_ngram", "train.optimizer=adagrad"], "takes no weight decay: set train.weight_decay=0"),
     ],
@@ -249,9 +290,9 @@ def _onnx_logits(path: Path, input_ids: torch.Tensor, attention_mask: torch.Tens
     return session.run(["logits"], {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()})[0]
 
 
-@pytest.mark.parametrize("head", ["linear", "mlp"])
-def test_onnx_parity_fp32_and_int8_with_the_table_quantized(head: str, tmp_path: Path) -> None:
-    model = make(ngram_head=head, ngram_buckets=4096)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_onnx_parity_fp32_and_int8_with_the_table_quantized(variant: dict, tmp_path: Path) -> None:
+    model = make(ngram_buckets=2**14, **variant)  # the table dwarfs the blocks, as in a real model
     with torch.no_grad():  # trained-looking rows, so int8's error is measured on values of a realistic spread
         model.encoder.embeddings.weight.normal_(0, 0.3)
     fp32, int8 = tmp_path / "model.onnx", tmp_path / "model_quantized.onnx"
@@ -272,11 +313,13 @@ def test_onnx_parity_fp32_and_int8_with_the_table_quantized(head: str, tmp_path:
 # --- every stage ------------------------------------------------------------------------------------------
 
 
-def test_tiny_run_through_every_stage_to_the_runtime(tmp_path: Path) -> None:
+@pytest.mark.parametrize("blocks", [0, 1])
+def test_tiny_run_through_every_stage_to_the_runtime(blocks: int, tmp_path: Path) -> None:
     cfg = tiny_config(
         tmp_path,
         **{
             "run_name": "char",
+            "model.ngram_layers": str(blocks),
             "model.kind": "char_ngram",
             "model.max_length": "128",
             "model.hidden_size": "32",

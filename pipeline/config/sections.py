@@ -210,6 +210,16 @@ class ModelConfig(Section):
         description="char_ngram: what reads the mean n-gram embedding. linear: the label layer alone, as "
         "fastText; mlp: one GELU layer of intermediate_size first.",
     )
+    ngram_layers: int = Field(
+        0,
+        ge=0,
+        description="char_ngram: transformer blocks (num_heads heads, intermediate_size wide, positional "
+        "positions) over the mean n-gram embedding of each window of ngram_window characters; 0: no blocks, "
+        "the mean over the whole text goes to the head (fastText).",
+    )
+    ngram_window: int = Field(
+        8, ge=1, description="char_ngram with ngram_layers > 0: characters per window the blocks attend over."
+    )
     tokenizer: TokenizerConfig = Field(
         default_factory=TokenizerConfig,
         description="from_scratch and the course kinds: the tokenizer trained at prepare.",
@@ -229,6 +239,11 @@ class ModelConfig(Section):
             raise ConfigError(
                 f"model.kind=char_ngram hashes character n-grams and needs model.tokenizer.kind=char, not "
                 f"{self.tokenizer.kind} (leave model.tokenizer.kind out and char_ngram picks char)"
+            )
+        if self.ngram_layers and self.kind != "char_ngram":
+            raise ConfigError(
+                f"model.ngram_layers puts transformer blocks over char_ngram's character windows; model.kind is "
+                f"{self.kind} (the transformer kinds set their depth with model.num_layers)"
             )
         orders = self.ngram_orders
         if orders is not None and (not orders or min(orders) < 1 or len(set(orders)) != len(orders)):

@@ -61,6 +61,8 @@ def build_model(cfg: ModelConfig, labels: list[str], tokenizer: PreTrainedTokeni
             ngram_orders=cfg.ngram_orders,
             ngram_buckets=cfg.ngram_buckets,
             ngram_head=cfg.ngram_head,
+            ngram_layers=cfg.ngram_layers,
+            ngram_window=cfg.ngram_window,
         )
     config = BertConfig(
         vocab_size=len(tokenizer),
@@ -87,8 +89,9 @@ def model_name(cfg: ModelConfig) -> str:
     """A readable name for reports, the manifest and the service's metadata."""
     if cfg.kind == "pretrained":
         return cfg.name_or_path
-    if cfg.kind == "char_ngram":  # no layers: the size is the hashed table's
-        return f"char_ngram-{cfg.ngram_buckets}x{cfg.hidden_size}-{cfg.ngram_head}"
+    if cfg.kind == "char_ngram":  # the size is the hashed table's, then the blocks over windows if any
+        blocks = f"-{cfg.ngram_layers}blocks-window{cfg.ngram_window}" if cfg.ngram_layers else ""
+        return f"char_ngram-{cfg.ngram_buckets}x{cfg.hidden_size}{blocks}-{cfg.ngram_head}"
     family = "bert" if cfg.kind == "from_scratch" else cfg.kind
     return f"{family}-{cfg.num_layers}x{cfg.hidden_size}"
 

@@ -42,6 +42,8 @@ def build_course_model(
     ngram_orders: Sequence[int] | None = None,
     ngram_buckets: int | None = None,
     ngram_head: str = "linear",
+    ngram_layers: int = 0,
+    ngram_window: int = 8,
 ) -> PreTrainedModel:
     """A freshly initialised course model of the given kind (seed torch first for a reproducible init).
 
@@ -64,6 +66,8 @@ def build_course_model(
         ngram_orders=ngram_orders,
         ngram_buckets=ngram_buckets,
         ngram_head=ngram_head,
+        ngram_layers=ngram_layers,
+        ngram_window=ngram_window,
         num_labels=num_labels,
         id2label=id2label,
         label2id=label2id,

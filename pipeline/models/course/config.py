@@ -27,7 +27,8 @@ class CourseConfig(PretrainedConfig):
       ngram_mlp:   hidden_size (n-gram embedding), intermediate_size (MLP width), dropout, ngram_*
       textcnn:     hidden_size (token embedding), cnn_kernel_sizes, cnn_channels, dropout
       bigru:       hidden_size (embedding and each direction's state), num_layers, dropout
-      char_ngram:  hidden_size (n-gram embedding), ngram_*, ngram_head, intermediate_size (mlp head width), dropout
+      char_ngram:  hidden_size (n-gram embedding), ngram_*, ngram_head, intermediate_size (mlp head width), dropout;
+                   with ngram_layers > 0 also num_heads, intermediate_size (feed-forward width), positional
 
     ngram_orders and ngram_buckets left as None take the kind's defaults (pipeline.config.NGRAM_DEFAULTS;
     ngram_mlp's for the kinds that do not read them, so their config.json keeps its old values).
@@ -50,6 +51,8 @@ class CourseConfig(PretrainedConfig):
         ngram_buckets: int | None = None,
         ngram_orders: Sequence[int] | None = None,
         ngram_head: str = "linear",
+        ngram_layers: int = 0,
+        ngram_window: int = 8,
         cnn_kernel_sizes: Sequence[int] = (2, 3, 4),
         cnn_channels: int = 128,
         **kwargs: Any,
@@ -72,10 +75,13 @@ class CourseConfig(PretrainedConfig):
             ("max_length", max_length),
             ("ngram_buckets", ngram_buckets),
             ("cnn_channels", cnn_channels),
+            ("ngram_window", ngram_window),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
-        if kind == "transformer" and hidden_size % num_heads:
+        if ngram_layers < 0:
+            raise ValueError(f"ngram_layers must be at least 0, got {ngram_layers}")
+        if (kind == "transformer" or ngram_layers) and hidden_size % num_heads:
             raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
@@ -94,6 +100,8 @@ class CourseConfig(PretrainedConfig):
         self.ngram_buckets = ngram_buckets
         self.ngram_orders = list(ngram_orders)
         self.ngram_head = ngram_head
+        self.ngram_layers = ngram_layers
+        self.ngram_window = ngram_window
         self.cnn_kernel_sizes = list(cnn_kernel_sizes)
         self.cnn_channels = cnn_channels
         # PretrainedConfig treats max_length as a (deprecated) generation setting and would reset it to 20.

@@ -20,9 +20,15 @@ class SinusoidalPositionalEncoding(nn.Module):
         super().__init__()
         self.hidden_size = hidden_size
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x: [batch, seq, hidden] -> x plus the encoding of positions 0..seq-1."""
-        positions = torch.arange(x.shape[1], device=x.device, dtype=x.dtype).unsqueeze(1)
+    def forward(self, x: Tensor, length: int | None = None) -> Tensor:
+        """x: [batch, seq, hidden] -> x plus the encoding of positions 0..seq-1.
+
+        length, when given, is seq computed from the model's input shape. The ONNX tracer follows
+        arithmetic on input shapes but freezes the shape of an intermediate tensor (char_ngram's windows)
+        at its traced value, and the export would add those few positions to every input.
+        """
+        seq = x.shape[1] if length is None else length
+        positions = torch.arange(seq, device=x.device, dtype=x.dtype).unsqueeze(1)
         channels = torch.arange(0, self.hidden_size, 2, device=x.device, dtype=x.dtype)
         angles = positions * torch.exp(channels * (-math.log(10000.0) / self.hidden_size))
         # interleave sin and cos (sin at even channels); the slice drops the spare cos of an odd width
@@ -37,17 +43,25 @@ class LearnedPositionalEncoding(nn.Module):
         super().__init__()
         self.embeddings = nn.Embedding(max_length, hidden_size)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x: [batch, seq <= max_length, hidden] -> x plus the learned vectors of positions 0..seq-1."""
-        return x + self.embeddings(torch.arange(x.shape[1], device=x.device))
+    def forward(self, x: Tensor, length: int | None = None) -> Tensor:
+        """x: [batch, seq <= max_length, hidden] -> x plus the learned vectors of positions 0..seq-1
+        (length: as for the sinusoidal encoding)."""
+        return x + self.embeddings(torch.arange(x.shape[1] if length is None else length, device=x.device))
+
+
+class NoPositionalEncoding(nn.Module):
+    """No order information, to show what it buys; takes the same arguments as the encodings."""
+
+    def forward(self, x: Tensor, length: int | None = None) -> Tensor:
+        return x
 
 
 def positional_encoding(kind: str, hidden_size: int, max_length: int) -> nn.Module:
-    """The module for config.positional; "none" is an identity, used to show what order information buys."""
+    """The module for config.positional."""
     if kind == "sinusoidal":
         return SinusoidalPositionalEncoding(hidden_size)
     if kind == "learned":
         return LearnedPositionalEncoding(max_length, hidden_size)
     if kind == "none":
-        return nn.Identity()
+        return NoPositionalEncoding()
     raise ValueError(f"positional must be sinusoidal, learned or none; got {kind!r}")
