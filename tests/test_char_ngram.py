@@ -320,6 +320,8 @@ def test_tiny_run_through_every_stage_to_the_runtime(blocks: int, tmp_path: Path
         **{
             "run_name": "char",
             "model.ngram_layers": str(blocks),
+            # the train stage's weighted loss too (balanced data: every weight is 1)
+            "train.class_weights": "balanced" if blocks else "none",
             "model.kind": "char_ngram",
             "model.max_length": "128",
             "model.hidden_size": "32",

@@ -56,6 +56,7 @@ def test_flat_keys_round_trip_as_overrides():
         ("train.epochs=abc", "train.epochs must be a valid number"),
         ("train.resume=maybe", "train.resume must be true or false"),
         ("data.source=ftp", "data.source must be one of"),
+        ("train.class_weights=sometimes", "train.class_weights must be one of 'none' or 'balanced'"),
         ("data.test_size=1.5", "data.test_size must be less than 1; got 1.5"),
         ("data.validation_size=0.85", "data.validation_size + data.test_size must be below 1"),
         ("data.max_train_per_label=0", "data.max_train_per_label must be greater than or equal to 1"),

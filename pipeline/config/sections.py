@@ -269,6 +269,12 @@ class TrainConfig(Section):
         "rewrites every row of the table each step (2^18 x 64 for char_ngram), which is most of a step's time "
         "on a CPU. No gradient clipping (it cannot read sparse gradients) and no weight decay.",
     )
+    class_weights: Literal["none", "balanced"] = Field(
+        "none",
+        description="none: every training row counts the same in the loss. balanced: each row is weighted by "
+        "rows / (labels x rows of its label), so every label's rows carry the same share of the loss "
+        "(scikit-learn's class_weight='balanced'), however many rows it has.",
+    )
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Fraction of steps spent warming up the learning rate.")
     early_stopping_patience: int = Field(
         2, description="Evaluations without a better validation macro-F1 before stopping."

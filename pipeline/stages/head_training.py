@@ -28,6 +28,7 @@ from pipeline.config import TrainConfig
 from pipeline.metrics import classification_scores
 from pipeline.models.mean_pooling import BertMeanPoolingForSequenceClassification
 from pipeline.models.torch_inference import torch_outputs
+from pipeline.stages.class_weights import balanced_weights, weighted_cross_entropy
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ def train_head(
     head = torch.nn.Linear(xt.shape[1], model.config.num_labels)
     dropout = model.dropout.p
     optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    weights = balanced_weights(train_y, labels) if cfg.class_weights == "balanced" else None
     epochs = max(1, int(round(cfg.epochs)))
     generator = torch.Generator().manual_seed(cfg.seed)
     best: tuple[float, int, dict[str, float], dict[str, torch.Tensor]] | None = None
@@ -100,7 +103,9 @@ def train_head(
         for start in range(0, len(order), cfg.batch_size):
             index = order[start : start + cfg.batch_size]
             logits = head(F.dropout(xt[index], dropout, training=True))
-            loss = F.cross_entropy(logits, yt[index])
+            loss = (
+                F.cross_entropy(logits, yt[index]) if weights is None else weighted_cross_entropy(logits, yt[index], weights)
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

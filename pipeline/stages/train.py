@@ -38,7 +38,7 @@ from pipeline.config.errors import ConfigError
 from pipeline.metrics import classification_scores
 from pipeline.metrics.calibration import CALIBRATION_FILE, Calibration, calibrate
 from pipeline.models.modeling import build_model, count_parameters, label_maps
-from pipeline.stages import distributed, fingerprint, head_training, tracking
+from pipeline.stages import class_weights, distributed, fingerprint, head_training, tracking
 from pipeline.stages.prepare import ensure_prepared, read_labels, read_split
 
 log = logging.getLogger(__name__)
@@ -241,9 +241,15 @@ def _fit_full(
         disable_tqdm=False,
         use_cpu=distributed.cpu_only(),
     )
+    loss_func = None
+    if cfg.train.class_weights == "balanced":
+        weights = class_weights.balanced_weights(np.asarray(train_set["labels"]), labels)
+        log.info("class weights (balanced): %.3f to %.3f", weights.min(), weights.max())
+        loss_func = class_weights.trainer_loss(weights)
     trainer = Trainer(
         model=model,
         args=args,
+        compute_loss_func=loss_func,
         train_dataset=train_set,
         eval_dataset=eval_set,
         processing_class=tokenizer,
