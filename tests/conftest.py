@@ -104,3 +104,28 @@ def encoding_matches_transformers(predictor) -> None:  # noqa: ANN001 - a runtim
         assert feed["attention_mask"][row].sum() == len(ids)
         assert (feed["input_ids"][row, len(ids):] == reference.pad_token_id).all()
     assert truncated == [len(reference(t)["input_ids"]) > predictor.max_length for t in MIXED_TEXTS]
+
+
+def only_the_rows_training_touched_moved(cfg) -> None:  # noqa: ANN001 - a pipeline Config
+    """Sparse updates: the table rows no training n-gram hashes to keep their seeded initial values exactly
+    (AdamW's weight decay would have shrunk them), and the rows it touched moved."""
+    import torch
+    from transformers import set_seed
+
+    from pipeline.models.course.ngram_hashing import ngram_rows
+    from pipeline.models.modeling import build_model, load_trained
+    from pipeline.stages.prepare import read_labels, read_split
+
+    trained, tokenizer = load_trained(cfg.paths.model)
+    set_seed(cfg.train.seed)
+    initial = build_model(cfg.model, read_labels(cfg.paths.data), tokenizer).encoder.embeddings.weight.detach()
+    encoded = tokenizer(read_split(cfg.paths.data, "train")["text"].tolist(), truncation=True,
+                        max_length=cfg.model.max_length, padding=True, return_tensors="pt")
+    encoder = trained.encoder
+    rows, valid = ngram_rows(encoded["input_ids"], encoded["attention_mask"], encoder.orders, encoder.buckets, encoder.token_rows)
+    touched = torch.zeros(len(initial), dtype=torch.bool)
+    touched[rows[valid]] = True
+    weights = encoder.embeddings.weight.detach()
+    assert 0 < touched.sum() < len(initial)
+    assert torch.equal(weights[~touched], initial[~touched])
+    assert (weights[touched] != initial[touched]).any(dim=1).float().mean() > 0.99

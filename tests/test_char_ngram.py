@@ -15,7 +15,6 @@ import pytest
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from tokenizers import Tokenizer
-from transformers import set_seed
 
 from pipeline.config import ConfigError, ModelConfig, TokenizerConfig, load_config
 from pipeline.data.tokenization import train_tokenizer
@@ -23,15 +22,15 @@ from pipeline.models.course import CourseConfig, CourseForSequenceClassification
 from pipeline.models.course.char_ngram import window_means
 from pipeline.models.course.ngram_hashing import HASH_MULTIPLIER, ngram_rows
 from pipeline.models.course.onnx_export import export_onnx, right_padded_batch
-from pipeline.models.modeling import build_model, load_trained, model_name
+from pipeline.models.modeling import load_trained, model_name
 from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.export import export
-from pipeline.stages.prepare import read_labels, read_split
+from pipeline.stages.prepare import read_split
 from pipeline.stages.train import train
 
-from conftest import ROOT, encoding_matches_transformers, tiny_config
+from conftest import ROOT, encoding_matches_transformers, only_the_rows_training_touched_moved, tiny_config
 
 VOCAB = 300
 PAD = 0
@@ -264,24 +263,6 @@ def test_bad_combinations_fail_at_load(overrides: list[str], message: str) -> No
         load_config(ROOT / "configs/default.yaml", overrides)
 
 
-def _only_the_rows_training_touched_moved(cfg) -> None:
-    """Sparse updates: the table rows no training n-gram hashes to keep their seeded initial values exactly
-    (AdamW's weight decay would have shrunk them), and the rows it touched moved."""
-    trained, tokenizer = load_trained(cfg.paths.model)
-    set_seed(cfg.train.seed)
-    initial = build_model(cfg.model, read_labels(cfg.paths.data), tokenizer).encoder.embeddings.weight.detach()
-    encoded = tokenizer(read_split(cfg.paths.data, "train")["text"].tolist(), truncation=True,
-                        max_length=cfg.model.max_length, padding=True, return_tensors="pt")
-    encoder = trained.encoder
-    rows, valid = ngram_rows(encoded["input_ids"], encoded["attention_mask"], encoder.orders, encoder.buckets, encoder.token_rows)
-    touched = torch.zeros(len(initial), dtype=torch.bool)
-    touched[rows[valid]] = True
-    weights = encoder.embeddings.weight.detach()
-    assert 0 < touched.sum() < len(initial)
-    assert torch.equal(weights[~touched], initial[~touched])
-    assert (weights[touched] != initial[touched]).any(dim=1).float().mean() > 0.99
-
-
 # --- ONNX -------------------------------------------------------------------------------------------------
 
 
@@ -336,7 +317,7 @@ def test_tiny_run_through_every_stage_to_the_runtime(blocks: int, tmp_path: Path
     assert cfg.model.tokenizer.kind == "char"
     train(cfg)
     assert evaluate(cfg).metrics["accuracy"] > 0.8
-    _only_the_rows_training_touched_moved(cfg)
+    only_the_rows_training_touched_moved(cfg)
     result = export(cfg)
     assert result.parity["passed"], result.parity["failures"]
     manifest = json.loads((cfg.paths.export / "manifest.json").read_text())
