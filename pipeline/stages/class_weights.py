@@ -2,7 +2,7 @@
 
 The loss is a mean over rows, so a label with three times the rows of another pulls three times as hard on
 the weights they share. In the language-ID config the 37 languages that get wordfreq's drawn words have
-2,200 training rows each and the 22 without have 700. Balanced weights give each label's rows the same
+3,700 training rows each and the 22 without have 700. Balanced weights give each label's rows the same
 share of the loss, as scikit-learn's class_weight="balanced" does.
 """
 
