@@ -14,7 +14,7 @@ import pytest
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.prepare import read_split
 from pipeline.tools import bench, mixed_load
-from pipeline.tools.loadtest import batches_by_worker
+from pipeline.tools.loadtest import batches_by_worker, wait_for_workers
 from pipeline.tools.local_server import running_server
 
 pytestmark = pytest.mark.slow
@@ -27,6 +27,7 @@ def test_two_workers_share_mixed_load_without_5xx(bento_model, pipeline_run, tmp
     env = {"TEXTCLF_MODEL": str(bento_model.tag), "BENTOML_HOME": os.environ["BENTOML_HOME"], "TEXTCLF_QUANTIZED": "false",
            "TEXTCLF_WORKERS": "2"}
     with running_server(env=env, log=tmp_path / "bentoml.log") as url:
+        wait_for_workers(url, 2)  # /readyz answers once one worker is up; the load's connections then stay on it
         result = mixed_load.run(url, pool, len(predictor.labels), clients=16, seconds=30, seed=11, max_requests=4_000)
         served = batches_by_worker(url)
         with urllib.request.urlopen(f"{url}/v1/metadata", timeout=10) as response:

@@ -85,6 +85,7 @@ def workers_comparison(cfg: Config, clients: int, seconds: float, per_request: i
     runs = []
     with running_server(env=env[1], log=logs / "bench-1-worker.log") as one, \
             running_server(env=env[2], log=logs / "bench-2-workers.log") as two:
+        loadtest.wait_for_workers(two, 2)
         for url in (one, two):
             loadtest.run(url, texts, clients, 3, per_request)  # warm-up, not reported
         for _ in range(rounds):

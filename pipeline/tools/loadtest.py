@@ -59,6 +59,22 @@ def batches_by_worker(url: str) -> dict[str, tuple[int, int]]:
     return {worker: (texts, batches) for worker, (texts, batches) in totals.items()}
 
 
+def wait_for_workers(url: str, workers: int, timeout: float = 120) -> None:
+    """Return once every worker (1..workers) has answered /v1/metadata on a fresh connection.
+
+    /readyz answers as soon as one worker is up. Load started then lets that worker accept every keep-alive
+    connection, and a worker still loading its model gets none of them for the whole run.
+    """
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while not seen >= set(range(1, workers + 1)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url}: only worker(s) {sorted(seen)} of {workers} answered /v1/metadata within {timeout:.0f} s")
+        with urllib.request.urlopen(f"{url}/v1/metadata", timeout=10) as response:  # a new connection each time
+            seen.add(json.loads(response.read())["worker"]["index"])
+        time.sleep(0.05)
+
+
 def run(url: str, texts: list[str], clients: int = 16, seconds: float = 20, texts_per_request: int = 1) -> LoadResult:
     if not texts:
         raise ValueError("no texts to send")
