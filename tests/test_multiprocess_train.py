@@ -29,14 +29,31 @@ PER_PROCESS_BATCH = "8"
 DEADLINE = 900  # a bound on a stuck process group; the tiny training takes under a minute
 
 
+def _env() -> dict[str, str]:
+    """The environment as the test sees it now, without a tracking server, so each run logs into its root."""
+    return {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+
+
+def train_in_two_processes(overrides: list[str]) -> subprocess.CompletedProcess:
+    """`make train PROCESSES=2` with these overrides, as a user runs it; fails the test if it fails."""
+    make = ["make", "--no-print-directory", "train", "PROCESSES=2", f"MAIN_PORT={free_port()}", f"ARGS={' '.join(overrides)}"]
+    done = subprocess.run(make, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done
+
+
+def run_stage(stage: str, overrides: list[str]) -> None:
+    """One later stage in one process, as the README says to run it after a multi-process training."""
+    command = [sys.executable, "-m", "pipeline.cli", stage, "--config", str(ROOT / "configs" / "default.yaml"), *overrides]
+    done = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=DEADLINE)
+    assert done.returncode == 0, f"pipeline {stage} failed:\n{done.stderr[-3000:]}"
+
+
 @pytest.mark.slow
 def test_two_processes_train_once_and_log_once(tmp_path):
     extra = {"train.batch_size": PER_PROCESS_BATCH}
     overrides = tiny_overrides(tmp_path, **extra)
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    make = ["make", "--no-print-directory", "train", "PROCESSES=2", f"MAIN_PORT={free_port()}", f"ARGS={' '.join(overrides)}"]
-    done = subprocess.run(make, cwd=ROOT, env=env, capture_output=True, text=True, timeout=DEADLINE)
-    assert done.returncode == 0, done.stderr[-4000:]
+    done = train_in_two_processes(overrides)
     assert done.stderr.count("INFO pipeline.stages.train: trained") == 1  # the main process reports; the other is silent
 
     cfg = tiny_config(tmp_path, **extra)
@@ -60,9 +77,7 @@ def test_two_processes_train_once_and_log_once(tmp_path):
     assert len(steps) == len(set(steps)) == state["global_step"] // cfg.train.logging_steps
 
     for stage in ("evaluate", "export"):
-        command = [sys.executable, "-m", "pipeline.cli", stage, "--config", str(ROOT / "configs" / "default.yaml"), *overrides]
-        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=DEADLINE)
-        assert done.returncode == 0, f"pipeline {stage} failed:\n{done.stderr[-3000:]}"
+        run_stage(stage, overrides)
     metrics = json.loads((cfg.paths.reports / "metrics.json").read_text())
     assert metrics["accuracy"] > 0.5  # six languages: chance is 1/6; the single-process tiny run scores about 0.8
     assert (cfg.paths.export / "manifest.json").is_file()
@@ -84,16 +99,11 @@ def test_sparse_adagrad_trains_in_two_processes(tmp_path):
         "train.class_weights": "balanced",
     }
     overrides = tiny_overrides(tmp_path, **extra)
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    make = ["make", "--no-print-directory", "train", "PROCESSES=2", f"MAIN_PORT={free_port()}", f"ARGS={' '.join(overrides)}"]
-    done = subprocess.run(make, cwd=ROOT, env=env, capture_output=True, text=True, timeout=DEADLINE)
-    assert done.returncode == 0, done.stderr[-4000:]
+    train_in_two_processes(overrides)
     cfg = tiny_config(tmp_path, **extra)
     assert json.loads((cfg.paths.reports / "train.json").read_text())["processes"] == 2
     only_the_rows_training_touched_moved(cfg)
-    command = [sys.executable, "-m", "pipeline.cli", "evaluate", "--config", str(ROOT / "configs" / "default.yaml"), *overrides]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=DEADLINE)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_stage("evaluate", overrides)
     # six languages: chance is 1/6; one process scores 1.0 on this data
     assert json.loads((cfg.paths.reports / "metrics.json").read_text())["accuracy"] > 0.8
 
