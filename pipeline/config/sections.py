@@ -114,6 +114,14 @@ class DataConfig(Section):
     max_train_per_label: int | None = Field(None, ge=1, description="Cap training rows per label (keeps 2-core runs short).")
     max_eval_per_label: int | None = Field(None, ge=1, description="Cap validation and test rows per label.")
     seed: int = Field(42, description="Seed for splitting and subsampling.")
+    short_spans: int = Field(
+        0,
+        ge=0,
+        description="Short texts cut from each training row (spans of 1 word, 2 words and 3-5 words, in turn; "
+        "pipeline/data/length_buckets.py) and added to the training split with the row's label, so the model "
+        "learns queries and single words, not only sentences. Train only: validation and test stay whole, and "
+        "evaluate scores spans cut from the test split per length bucket. 0 adds none.",
+    )
     extra_train: list[ExtraTrainConfig] = Field(
         default_factory=list,
         description="eld only: more sentences for the languages kept, rows added to the training split only, after "

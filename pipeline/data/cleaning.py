@@ -6,6 +6,7 @@ deduplication should read that in the report rather than discover it in the scor
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from pipeline.config import DataConfig
+from pipeline.data.length_buckets import SPANS, cut_span
 from pipeline.data.sources import RawData
 from pipeline.errors import DataError
 
@@ -126,6 +128,8 @@ def clean(raw: RawData, cfg: DataConfig) -> CleanData:
     splits["train"] = _cap_per_label(splits["train"], cfg.max_train_per_label, cfg.seed, "train", dropped)
     if raw.extra_train is not None:
         splits["train"] = _with_extra(splits, raw.extra_train, labels, dropped)
+    if cfg.short_spans:
+        splits["train"] = _with_short_spans(splits, cfg.short_spans, cfg.seed, dropped)
     for split in ("validation", "test"):
         splits[split] = _cap_per_label(splits[split], cfg.max_eval_per_label, cfg.seed, split, dropped)
 
@@ -149,6 +153,21 @@ def _with_extra(splits: dict[str, pd.DataFrame], extra: pd.DataFrame, labels: li
     unknown = ~extra["label"].isin(labels)
     dropped[f"{split}: label not in train"] += int(unknown.sum())
     return pd.concat([splits["train"], extra[~unknown]], ignore_index=True)
+
+
+def _with_short_spans(splits: dict[str, pd.DataFrame], per_row: int, seed: int, dropped: Counter) -> pd.DataFrame:
+    """Train plus `per_row` short spans of each of its rows (1 word, 2 words, 3-5 words in turn), labelled as the
+    row. A span whose text is in validation or test is dropped and counted; repeats stay, since a word that
+    many sentences share is a word users send often."""
+    rng = random.Random(seed)
+    train = splits["train"]
+    buckets = list(SPANS)
+    spans = train.loc[train.index.repeat(per_row)].copy()
+    spans["text"] = [cut_span(text, buckets[i % len(buckets)], rng) for i, text in enumerate(spans["text"])]
+    held_out = set(_normalized(splits["validation"]["text"])) | set(_normalized(splits["test"]["text"]))
+    leaked = _normalized(spans["text"]).isin(held_out)
+    dropped["short spans: text also in validation or test (leakage)"] += int(leaked.sum())
+    return pd.concat([train, spans[~leaked]], ignore_index=True)
 
 
 def _short_text_warnings(splits: dict[str, pd.DataFrame]) -> list[str]:

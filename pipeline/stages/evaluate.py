@@ -2,7 +2,9 @@
 
 Writes reports/<run>/metrics.json, evaluation.md, confusion_matrix.png and per_language.png, and logs
 them all to the evaluate stage run. The worst language is named at the top of the report, because an
-average over 60 languages can hide one that fails completely.
+average over 60 languages can hide one that fails completely. Accuracy is also reported per text length
+(spans of 1 word, 2 words and 3-5 words cut from the test sentences, and the sentences), overall and per
+language, because a model that is right on sentences can be wrong on the queries users send.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 
 from pipeline.config import Config
+from pipeline.data.length_buckets import BUCKETS, SENTENCE, length_buckets
 from pipeline.machine import describe
 from pipeline.metrics import classification_scores
 from pipeline.metrics.calibration import Calibration, nll, reliability
@@ -66,6 +71,7 @@ def _markdown(cfg: Config, metrics: dict, confusions: list[tuple[str, str, int]]
             "",
             "![per language](per_language.png)",
         ]
+    lines += _length_markdown(metrics["per_length"])
     transfer = metrics.get("transfer")
     if transfer:
         under = ", ".join(f"{n} {a:.3f}" for n, a in transfer["zero_shot_under_0.5"].items()) or "none"
@@ -115,6 +121,65 @@ def _markdown(cfg: Config, metrics: dict, confusions: list[tuple[str, str, int]]
         "![confusion matrix](confusion_matrix.png)",
     ]
     return "\n".join(lines + _closest_pairs_markdown(metrics["closest_pairs"]) + _calibration_markdown(metrics)) + "\n"
+
+
+def per_length(test: pd.DataFrame, sentence_predictions: np.ndarray, predict: Callable[[list[str]], np.ndarray],
+               label2id: dict[str, int], seed: int) -> dict[str, dict]:
+    """Accuracy per length bucket, overall and per language: the test split's sentences (already predicted) and
+    spans cut from them (pipeline/data/length_buckets.py), one span per sentence and bucket."""
+    spans = length_buckets(test, seed)
+    short = spans["bucket"] != SENTENCE
+    predictions = np.empty(len(spans), dtype=np.int64)
+    predictions[~short.to_numpy()] = sentence_predictions
+    predictions[short.to_numpy()] = predict(spans.loc[short, "text"].tolist())
+    right = pd.Series(predictions == np.array([label2id[x] for x in spans["label"]]), index=spans.index)
+    groups = groups_of(spans)
+    out = {}
+    for bucket in BUCKETS:
+        mask = spans["bucket"] == bucket
+        languages = {} if set(groups) == {ALL} else right[mask].groupby(groups[mask]).mean().to_dict()
+        out[bucket] = {
+            "n": int(mask.sum()),
+            "accuracy": float(right[mask].mean()),
+            "per_language": {name: float(a) for name, a in languages.items()},
+            "worst_language": min(languages, key=languages.get) if languages else None,
+        }
+    return out
+
+
+def length_key(bucket: str) -> str:
+    """An MLflow metric name for a bucket: "3-5 words" -> "3_5_words"."""
+    return re.sub(r"\W+", "_", bucket)
+
+
+def _length_markdown(lengths: dict[str, dict]) -> list[str]:
+    lines = [
+        "",
+        "## Per text length",
+        "",
+        "Spans of 1 word, 2 words and 3-5 words cut from the test sentences (one per sentence and length; in scripts"
+        " written without spaces a word is 2 Han or kana characters, or 4 letters), and the sentences themselves.",
+        "",
+        "| length | rows | accuracy | worst language |",
+        "|---|---|---|---|",
+    ]
+    for bucket, s in lengths.items():
+        worst = f"{s['worst_language']} {s['per_language'][s['worst_language']]:.4f}" if s["worst_language"] else "-"
+        lines.append(f"| {bucket} | {s['n']} | {s['accuracy']:.4f} | {worst} |")
+    languages = lengths[BUCKETS[0]]["per_language"]
+    if languages:
+        lines += [
+            "",
+            "Accuracy per language and length (worst single word first):",
+            "",
+            "| language | " + " | ".join(lengths) + " |",
+            "|---|" + "---|" * len(lengths),
+            *[
+                f"| {name} | " + " | ".join(f"{lengths[b]['per_language'][name]:.3f}" for b in lengths) + " |"
+                for name in sorted(languages, key=languages.get)
+            ],
+        ]
+    return lines
 
 
 def closest_pairs(pairs: Counter, support: Counter, top: int = 12) -> list[dict]:
@@ -268,6 +333,11 @@ def evaluate(cfg: Config) -> EvaluationResult:
             "accuracy_kept": float(right[kept].mean()) if kept.any() else None,
             "accuracy_abstained": float(right[~kept].mean()) if (~kept).any() else None,
         }
+    metrics["per_length"] = per_length(
+        test, predictions,
+        lambda texts: torch_logits(model, tokenizer, texts, cfg.model.max_length, cfg.evaluate.batch_size).argmax(axis=-1),
+        label2id, cfg.data.seed,
+    )
     pairs = Counter((labels[r], labels[p]) for r, p in zip(references, predictions, strict=True) if r != p)
     confusions = [(t, p, n) for (t, p), n in pairs.most_common(15)]
     metrics["closest_pairs"] = closest_pairs(pairs, Counter(test["label"]))
@@ -286,6 +356,7 @@ def evaluate(cfg: Config) -> EvaluationResult:
         flat = {"test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"]}
         flat |= {f"test_accuracy/{n}": s["accuracy"] for n, s in languages.items()}
         flat |= {f"test_macro_f1/{n}": s["macro_f1"] for n, s in languages.items()}
+        flat |= {f"test_accuracy_{length_key(b)}": s["accuracy"] for b, s in metrics["per_length"].items()}
         mlflow.log_metrics(flat)
         if worst:
             mlflow.set_tag("worst_language", worst)
