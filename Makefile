@@ -68,8 +68,8 @@ export: setup ## ONNX fp32 + int8 into artifacts/<run>/export, parity gate, MLfl
 explain: setup ## attention heatmaps and a t-SNE map of the trained model: reports/<run>/explain.md
 	$(BIN)/pipeline explain --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
 
-compare: setup ## train every model kind on CONFIG (and SIB-200 when ../shared/data exists): reports/model-comparison*.md
-	$(BIN)/python -m pipeline.tools.comparison --train $(CONFIG)
+compare: setup ## train every model kind on the transformer's config beside CONFIG (and SIB-200 when ../shared/data exists): reports/model-comparison*.md
+	$(BIN)/python -m pipeline.tools.comparison --train configs/langid-transformer.yaml --with $(CONFIG)
 	@if [ -d "$(SHARED_SIB)" ]; then \
 		$(BIN)/python -m pipeline.tools.comparison --train configs/sib200-topic.yaml --output reports/model-comparison-sib200.md \
 			--set data.source=folder --set data.folder=$(SHARED_SIB); \

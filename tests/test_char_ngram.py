@@ -239,7 +239,7 @@ def test_char_ngram_picks_the_char_tokenizer_and_its_ngram_defaults() -> None:
     assert model_name(ModelConfig(kind="char_ngram", hidden_size=64)) == "char_ngram-262144x64-linear"
     blocks = ModelConfig(kind="char_ngram", hidden_size=64, ngram_layers=1)
     assert model_name(blocks) == "char_ngram-262144x64-1blocks-window8-linear"
-    shipped = load_config(ROOT / "configs/langid-char-ngram.yaml")
+    shipped = load_config(ROOT / "configs/default.yaml")
     assert shipped.model.kind == "char_ngram" and shipped.model.tokenizer.kind == "char"
     assert shipped.data.source == "eld" and "Gather" in shipped.export.quantize_operators
 
@@ -259,8 +259,9 @@ def test_char_ngram_picks_the_char_tokenizer_and_its_ngram_defaults() -> None:
     ],
 )
 def test_bad_combinations_fail_at_load(overrides: list[str], message: str) -> None:
+    """On the transformer's config: the default is char_ngram with Adagrad, where some of these are right."""
     with pytest.raises(ConfigError, match=message):
-        load_config(ROOT / "configs/default.yaml", overrides)
+        load_config(ROOT / "configs/langid-transformer.yaml", overrides)
 
 
 # --- ONNX -------------------------------------------------------------------------------------------------

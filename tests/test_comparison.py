@@ -20,9 +20,23 @@ def test_compare_trains_each_kind_into_one_report(tmp_path):
 
     from conftest import ROOT, tiny_overrides
 
-    overrides = tuple(o for o in tiny_overrides(tmp_path) if not o.startswith("export.registered_model_name"))
-    out = compare(ROOT / "configs/default.yaml", ("ngram_mlp", "textcnn"), tmp_path / "comparison.md", overrides)
+    overrides = tuple(o for o in tiny_overrides(tmp_path, "langid-transformer.yaml") if not o.startswith("export.registered_model_name"))
+    out = compare(ROOT / "configs/langid-transformer.yaml", ("ngram_mlp", "textcnn"), tmp_path / "comparison.md", overrides)
     text = out.read_text()
     assert "| | ngram_mlp | textcnn |" in text
     assert "| int8 ONNX texts/s |" in text and "parity gate failed" not in text
-    assert (tmp_path / "artifacts/default-ngram_mlp/export/manifest.json").is_file()
+    assert (tmp_path / "artifacts/langid-transformer-ngram_mlp/export/manifest.json").is_file()
+
+
+def test_compare_tabulates_a_whole_config_beside_the_kinds(tmp_path):
+    """`--with CONFIG` (make compare's default): that config trains as it is, on its own data, and gets a column
+    named by its run and kind."""
+    from pipeline.tools.comparison import compare
+
+    from conftest import ROOT, tiny_overrides
+
+    overrides = tuple(o for o in tiny_overrides(tmp_path) if not o.startswith("export.registered_model_name"))
+    out = compare(ROOT / "configs/langid-transformer.yaml", (), tmp_path / "comparison.md", overrides, (ROOT / "configs/default.yaml",))
+    text = out.read_text()
+    assert "| | default (char_ngram) |" in text and "--with " in text
+    assert (tmp_path / "artifacts/default/export/manifest.json").is_file()

@@ -32,10 +32,10 @@ def test_every_shipped_config_loads(path):
 
 
 def test_overrides_are_typed_and_nested():
-    cfg = load_config(ROOT / "configs/default.yaml", ["train.epochs=1", "data.languages=[en, de]", "model.tokenizer.kind=bpe"])
+    cfg = load_config(ROOT / "configs/default.yaml", ["train.epochs=1", "data.languages=[en, de]", "model.tokenizer.min_frequency=5"])
     assert cfg.train.epochs == 1.0 and isinstance(cfg.train.epochs, float)
     assert cfg.data.languages == ["en", "de"]
-    assert cfg.model.tokenizer.kind == "bpe"
+    assert cfg.model.tokenizer.min_frequency == 5
 
 
 def test_flat_keys_round_trip_as_overrides():
@@ -60,7 +60,7 @@ def test_flat_keys_round_trip_as_overrides():
         ("data.test_size=1.5", "data.test_size must be less than 1; got 1.5"),
         ("data.validation_size=0.85", "data.validation_size + data.test_size must be below 1"),
         ("data.max_train_per_label=0", "data.max_train_per_label must be greater than or equal to 1"),
-        ("model.num_heads=3", "model.hidden_size (128) must be divisible by model.num_heads (3)"),
+        ("model.num_heads=3", "model.hidden_size (64) must be divisible by model.num_heads (3)"),
         ("data.source=files", "data.train_file is required"),
         ("export.min_label_agreement=0", "export.min_label_agreement must be greater than 0"),
         ("model.pooling=mean", "model.pooling=mean applies to model.kind=pretrained"),

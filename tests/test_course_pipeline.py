@@ -16,7 +16,7 @@ from conftest import tiny_config
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_course_kind_runs_end_to_end_through_export(tmp_path, kind):
-    cfg = tiny_config(tmp_path, **{"model.kind": kind, "export.registered_model_name": f"textclf-{kind}"})
+    cfg = tiny_config(tmp_path, "langid-transformer.yaml", **{"model.kind": kind, "export.registered_model_name": f"textclf-{kind}"})
     train(cfg)
     metrics = evaluate(cfg).metrics
     assert metrics["accuracy"] > 0.5, (kind, metrics["accuracy"])

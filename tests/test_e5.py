@@ -223,6 +223,7 @@ def e5_pipeline(e5_two_layers, tmp_path_factory):
 
     cfg = tiny_config(
         tmp_path_factory.mktemp("e5-run"),
+        "langid-transformer.yaml",
         run_name="e5-tiny",
         **{
             "model.kind": "pretrained",
@@ -281,6 +282,7 @@ def test_freeze_embeddings_keeps_the_word_embeddings(e5_two_layers, tmp_path):
 
     cfg = tiny_config(
         tmp_path,
+        "langid-transformer.yaml",
         run_name="e5-frozen",
         **{
             "model.kind": "pretrained",

@@ -47,7 +47,7 @@ def test_export_folder_is_complete_and_labels_travel_unchanged(pipeline_run):
     manifest = json.loads((export / "manifest.json").read_text())
     assert manifest["labels"] == json.loads((cfg.paths.data / "labels.json").read_text())["labels"]
     assert manifest["models"] == {"fp32": "model.onnx", "int8": "model_quantized.onnx"}
-    assert manifest["max_length"] == 32
+    assert manifest["max_length"] == pipeline_run["cfg"].model.max_length
     for name, digest in manifest["files"].items():
         assert sha256(export / name) == digest
     # Tokenizer and labels are the very files prepare wrote.

@@ -26,6 +26,7 @@ from pipeline.tools.local_server import free_port
 from conftest import ROOT, only_the_rows_training_touched_moved, tiny_config, tiny_overrides
 
 PER_PROCESS_BATCH = "8"
+TRANSFORMER = "langid-transformer.yaml"
 DEADLINE = 900  # a bound on a stuck process group; the tiny training takes under a minute
 
 
@@ -34,29 +35,31 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
 
 
-def train_in_two_processes(overrides: list[str]) -> subprocess.CompletedProcess:
+def train_in_two_processes(overrides: list[str], config: str = "default.yaml") -> subprocess.CompletedProcess:
     """`make train PROCESSES=2` with these overrides, as a user runs it; fails the test if it fails."""
-    make = ["make", "--no-print-directory", "train", "PROCESSES=2", f"MAIN_PORT={free_port()}", f"ARGS={' '.join(overrides)}"]
+    make = ["make", "--no-print-directory", "train", "PROCESSES=2", f"MAIN_PORT={free_port()}", f"CONFIG=configs/{config}",
+            f"ARGS={' '.join(overrides)}"]
     done = subprocess.run(make, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=DEADLINE)
     assert done.returncode == 0, done.stderr[-4000:]
     return done
 
 
-def run_stage(stage: str, overrides: list[str]) -> None:
+def run_stage(stage: str, overrides: list[str], config: str = "default.yaml") -> None:
     """One later stage in one process, as the README says to run it after a multi-process training."""
-    command = [sys.executable, "-m", "pipeline.cli", stage, "--config", str(ROOT / "configs" / "default.yaml"), *overrides]
+    command = [sys.executable, "-m", "pipeline.cli", stage, "--config", str(ROOT / "configs" / config), *overrides]
     done = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=DEADLINE)
     assert done.returncode == 0, f"pipeline {stage} failed:\n{done.stderr[-3000:]}"
 
 
 @pytest.mark.slow
 def test_two_processes_train_once_and_log_once(tmp_path):
+    """The transformer's dense gradients (the default's sparse ones are the next test)."""
     extra = {"train.batch_size": PER_PROCESS_BATCH}
-    overrides = tiny_overrides(tmp_path, **extra)
-    done = train_in_two_processes(overrides)
+    overrides = tiny_overrides(tmp_path, TRANSFORMER, **extra)
+    done = train_in_two_processes(overrides, TRANSFORMER)
     assert done.stderr.count("INFO pipeline.stages.train: trained") == 1  # the main process reports; the other is silent
 
-    cfg = tiny_config(tmp_path, **extra)
+    cfg = tiny_config(tmp_path, TRANSFORMER, **extra)
     checkpoints = sorted(cfg.paths.checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     last = checkpoints[-1]
     state = json.loads((last / "trainer_state.json").read_text())
@@ -77,7 +80,7 @@ def test_two_processes_train_once_and_log_once(tmp_path):
     assert len(steps) == len(set(steps)) == state["global_step"] // cfg.train.logging_steps
 
     for stage in ("evaluate", "export"):
-        run_stage(stage, overrides)
+        run_stage(stage, overrides, TRANSFORMER)
     metrics = json.loads((cfg.paths.reports / "metrics.json").read_text())
     assert metrics["accuracy"] > 0.5  # six languages: chance is 1/6; the single-process tiny run scores about 0.8
     assert (cfg.paths.export / "manifest.json").is_file()
@@ -85,19 +88,10 @@ def test_two_processes_train_once_and_log_once(tmp_path):
 
 @pytest.mark.slow
 def test_sparse_adagrad_trains_in_two_processes(tmp_path):
-    """configs/langid-char-ngram.yaml's training (the n-gram table's sparse gradients, Adagrad, balanced class
-    weights) under PROCESSES=2: DDP all-reduces the sparse gradients over gloo, so the two processes update
+    """The default's training (the n-gram table's sparse gradients, Adagrad, balanced class weights) under
+    PROCESSES=2: DDP all-reduces the sparse gradients over gloo, so the two processes update
     the same rows and the saved model is as one process would leave it, untouched rows still at their init."""
-    extra = {
-        "train.batch_size": PER_PROCESS_BATCH,
-        "model.kind": "char_ngram",
-        "model.max_length": "128",
-        "model.hidden_size": "32",
-        "train.optimizer": "adagrad",
-        "train.weight_decay": "0",
-        "train.learning_rate": "0.2",
-        "train.class_weights": "balanced",
-    }
+    extra = {"train.batch_size": PER_PROCESS_BATCH}
     overrides = tiny_overrides(tmp_path, **extra)
     train_in_two_processes(overrides)
     cfg = tiny_config(tmp_path, **extra)

@@ -26,9 +26,16 @@ def test_labels_match_the_pytorch_model(pipeline_run, predictor):
     cfg = pipeline_run["cfg"]
     texts = read_split(cfg.paths.data, "test")["text"].tolist()
     model, tokenizer = load_trained(cfg.paths.model)
-    expected = [model.config.id2label[int(i)] for i in torch_logits(model, tokenizer, texts, 32, 16).argmax(-1)]
+    logits = torch_logits(model, tokenizer, texts, cfg.model.max_length, 16)
+    expected = [model.config.id2label[int(i)] for i in logits.argmax(-1)]
     fp32 = Predictor(cfg.paths.export, quantized=False)
-    assert [p.label for p in fp32.predict(texts)] == expected
+    np.testing.assert_allclose(fp32.logits(texts)[0], logits, atol=1e-4, rtol=0)
+    # The same label wherever PyTorch's top two are further apart than fp32 rounding can move them.
+    top2 = np.sort(logits, axis=-1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 1e-3
+    assert clear.mean() > 0.9
+    got = [p.label for p in fp32.predict(texts)]
+    assert [g for g, c in zip(got, clear, strict=True) if c] == [e for e, c in zip(expected, clear, strict=True) if c]
     agree = np.mean([p.label == e for p, e in zip(predictor.predict(texts), expected, strict=True)])
     assert agree >= 0.99
 

@@ -84,7 +84,7 @@ def test_metadata_and_health(client, pipeline_run):
     assert meta["labels"] == manifest["labels"]
     assert meta["mlflow_run_id"] == manifest["mlflow_run_id"]
     assert meta["quantized"] is True
-    assert meta["max_length"] == 32
+    assert meta["max_length"] == pipeline_run["cfg"].model.max_length
     assert meta["temperature"] == manifest["calibration"]["temperature"] and meta["abstain_below"] is None
     assert meta["metrics"]["test_accuracy"] == manifest["metrics"]["test_accuracy"]
     assert meta["model_tag"].startswith("textclf:")

@@ -1,5 +1,9 @@
 """Compare model kinds: `make compare` trains each on the same config, then tabulates the finished runs.
 
+The course kinds share the transformer's config (its data, tokenizer and training settings, kind by kind);
+configs passed with `--with` (the default's char n-gram language ID) are trained as they are, on their own data,
+and tabulated beside them, so the table shows which model wins and what each one trained on.
+
 The table reads reports/<run>/metrics.json (evaluate) and train.json (train), so it shows exactly what
 those stages measured; int8 ONNX throughput is measured here, for all runs one after another in one
 process, so the speeds are comparable as ratios.
@@ -68,20 +72,29 @@ def int8_rate(export_dir: Path, texts: list[str], batch_size: int = 32) -> float
     return len(texts) / (time.perf_counter() - started)
 
 
-def compare(config: Path, kinds: tuple[str, ...], output: Path, overrides: tuple[str, ...] = ()) -> Path:
-    """Train, evaluate and export every kind on one config into one MLflow experiment, then write the table."""
+def compare(
+    config: Path, kinds: tuple[str, ...], output: Path, overrides: tuple[str, ...] = (), others: tuple[Path, ...] = ()
+) -> Path:
+    """Train, evaluate and export every kind on one config, and each of `others` as it is, into one MLflow
+    experiment, then write the table."""
     from pipeline.errors import ParityError
     from pipeline.stages.evaluate import evaluate
     from pipeline.stages.export import export
     from pipeline.stages.prepare import read_split
     from pipeline.stages.train import train
 
-    runs, failures = {}, {}
-    for kind in kinds:
-        base = load_config(config, list(overrides))
-        cfg = load_config(config, [*overrides, f"model.kind={kind}", f"run_name={base.run_name}-{kind}",
-                                   f"mlflow.experiment={base.mlflow.experiment}-compare",
+    base = load_config(config, list(overrides))
+    experiment = f"mlflow.experiment={base.mlflow.experiment}-compare"
+    configs = {
+        kind: load_config(config, [*overrides, f"model.kind={kind}", f"run_name={base.run_name}-{kind}", experiment,
                                    f"export.registered_model_name={base.run_name}-{kind}"])
+        for kind in kinds
+    }
+    for other in others:
+        cfg = load_config(other, [*overrides, experiment])
+        configs[f"{cfg.run_name} ({cfg.model.kind})"] = cfg
+    runs, failures = {}, {}
+    for kind, cfg in configs.items():
         train(cfg)
         evaluate(cfg)
         try:
@@ -89,7 +102,7 @@ def compare(config: Path, kinds: tuple[str, ...], output: Path, overrides: tuple
         except ParityError as err:
             failures[kind] = str(err)
         runs[kind] = cfg
-    texts = read_split(next(iter(runs.values())).paths.data, "test")["text"].tolist()
+    texts = read_split(runs[kinds[0]].paths.data if kinds else next(iter(runs.values())).paths.data, "test")["text"].tolist()
     loaded = {}
     for kind, cfg in runs.items():
         loaded[kind] = load(cfg.paths.reports.parent, cfg.run_name)
@@ -98,9 +111,11 @@ def compare(config: Path, kinds: tuple[str, ...], output: Path, overrides: tuple
     header = [
         "# Model comparison",
         "",
-        f"Produced by `python -m pipeline.tools.comparison --train {config} {' '.join(f'--set {o}' for o in overrides)}`"
+        f"Produced by `python -m pipeline.tools.comparison --train {config}"
+        f"{''.join(f' --with {o}' for o in others)} {' '.join(f'--set {o}' for o in overrides)}`"
         f" (`make compare`) on {dt.date.today().isoformat()}, on {describe()}.",
-        f"Every kind trained on the same data ({config}), with the same seed, early stopping and epochs budget;",
+        f"Every kind trained on the same data ({config}), with the same seed, early stopping and epochs budget"
+        + (f"; {', '.join(str(o) for o in others)} trained as configured, on its own data;" if others else ";"),
         "int8 ONNX texts/s: the exported int8 model on the whole test split in batches of 32, measured one after",
         "another in one process.",
         "",
@@ -117,12 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     parser.add_argument("--train", type=Path, metavar="CONFIG", help="train every model kind on CONFIG first")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS))
+    parser.add_argument("--with", dest="others", action="append", type=Path, default=[], metavar="CONFIG",
+                        help="also train this config as it is and tabulate it beside the kinds (repeatable)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, repeatable")
     parser.add_argument("--output", type=Path, default=Path("reports/model-comparison.md"))
     args = parser.parse_args(argv)
     try:
         if args.train:
-            print(compare(args.train, tuple(args.kinds), args.output, tuple(args.set)).read_text(), end="")
+            print(compare(args.train, tuple(args.kinds), args.output, tuple(args.set), tuple(args.others)).read_text(), end="")
             return 0
         print(table({run: load(args.reports, run) for run in args.runs}), end="")
     except FileNotFoundError as err:
