@@ -16,6 +16,8 @@ on what it memorised. Cleaning (cleaning.py) decides which of these rows reach t
 
 from __future__ import annotations
 
+import itertools
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ CODES = {"sib200": SIB_FOLDERS, "tatoeba": TATOEBA_CODES, "wordfreq": WORDFREQ_C
 # Words per drawn sequence, uniform in [low, high): 12.5 on average, a little under eld's median sentence
 # (15 words; 10 to 22 for the middle half, in the languages written with spaces).
 SEQUENCE_WORDS = (6, 20)
+DIGIT = re.compile(r"\d")
 
 
 @dataclass
@@ -103,9 +106,8 @@ def _drawn_words(cfg: ExtraTrainConfig, languages: list[str], seed: int) -> Extr
         if lang not in WORDFREQ_CODES:
             skipped[lang] = "wordfreq has no word list for it (see pipeline/data/language_codes.py)"
             continue
-        counts = wordfreq.get_frequency_dict(WORDFREQ_CODES[lang], wordlist="best")
-        words = sorted((w for w in counts if not any(c.isdigit() for c in w)), key=counts.__getitem__, reverse=True)
-        words = words[: cfg.top_words]
+        counts = wordfreq.get_frequency_dict(WORDFREQ_CODES[lang], wordlist="best")  # most frequent first
+        words = list(itertools.islice((w for w in counts if not DIGIT.search(w)), cfg.top_words))
         weights = np.array([counts[w] for w in words])
         rng = np.random.default_rng([seed, zlib.crc32(lang.encode())])
         lengths = rng.integers(*SEQUENCE_WORDS, size=cfg.max_per_language)

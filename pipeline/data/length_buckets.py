@@ -14,57 +14,36 @@ and kana (the mean length of a Chinese word), four for other spaceless scripts (
 from __future__ import annotations
 
 import random
-import unicodedata
 
 import pandas as pd
+import regex
 
 SENTENCE = "sentence"
 # bucket name -> (fewest, most) words in a span; the sentence bucket takes the whole text
 SPANS: dict[str, tuple[int, int]] = {"1 word": (1, 1), "2 words": (2, 2), "3-5 words": (3, 5)}
 BUCKETS: tuple[str, ...] = (*SPANS, SENTENCE)
-HAN_KANA = ("CJK", "HIRAGANA", "KATAKANA")
-# scripts written without spaces between words (Unicode character names start with the script's name)
-SPACELESS = (*HAN_KANA, "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN")
-
-
-def _strip_edges(word: str) -> str:
-    """The word without leading or trailing punctuation and symbols (quotes, commas, brackets, dashes)."""
-    keep = [unicodedata.category(ch)[0] in "LMN" for ch in word]
-    if not any(keep):
-        return ""
-    first, last = keep.index(True), len(keep) - 1 - keep[::-1].index(True)
-    return word[first : last + 1]
-
-
-def _clusters(text: str) -> list[list[str]]:
-    """Runs of letters, each as a list of clusters: a letter with the combining marks after it, so a span never
-    starts with a Thai vowel sign cut from its consonant."""
-    runs: list[list[str]] = []
-    run: list[str] = []
-    for ch in text:
-        kind = unicodedata.category(ch)[0]
-        if kind == "L":
-            run.append(ch)
-        elif kind == "M" and run:
-            run[-1] += ch
-        elif run:
-            runs.append(run)
-            run = []
-    return [*runs, run] if run else runs
+# `regex` (not `re`) for Unicode properties: letters, marks and the scripts written without spaces between words
+LETTER = regex.compile(r"\p{L}")
+HAN_KANA = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
+SPACELESS = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]")
+# a whitespace-separated word without the punctuation and symbols at its edges (quotes, commas, brackets)
+WORD = regex.compile(r"[\p{L}\p{M}\p{N}](?:\S*[\p{L}\p{M}\p{N}])?")
+# a letter with the combining marks after it, so a span never starts with a Thai vowel sign cut from its consonant
+CLUSTER = regex.compile(r"\p{L}\p{M}*")
+RUN = regex.compile(r"(?:\p{L}\p{M}*)+")
 
 
 def _words(text: str) -> tuple[list[str], str]:
     """The text's words with edge punctuation stripped, and the separator that joins them again. In scripts
     without spaces, a word is a run of 2 characters (Han and kana) or 4 letter clusters (Thai and others)."""
-    letters = [ch for ch in text if unicodedata.category(ch)[0] == "L"]
-    spaceless = [unicodedata.name(ch, "").startswith(SPACELESS) for ch in letters]
-    if not letters or sum(spaceless) * 2 < len(letters):
-        return [w for w in (_strip_edges(w) for w in text.split()) if any(ch.isalpha() for ch in w)], " "
-    han = sum(unicodedata.name(ch, "").startswith(HAN_KANA) for ch in letters)
-    unit = 2 if han * 2 >= len(letters) else 4
+    letters = len(LETTER.findall(text))
+    if not letters or len(SPACELESS.findall(text)) * 2 < letters:
+        return [w for w in WORD.findall(text) if LETTER.search(w)], " "
+    unit = 2 if len(HAN_KANA.findall(text)) * 2 >= letters else 4
     words = []
-    for run in _clusters(text):
-        words += ["".join(run[i : i + unit]) for i in range(0, max(1, len(run) - unit + 1), unit)]
+    for run in RUN.findall(text):
+        clusters = CLUSTER.findall(run)
+        words += ["".join(clusters[i : i + unit]) for i in range(0, max(1, len(clusters) - unit + 1), unit)]
     return words, ""
 
 
