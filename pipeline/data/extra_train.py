@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import ExtraTrainConfig
-from pipeline.data.language_codes import SIB_FOLDERS, TATOEBA_CODES, WORDFREQ_CODES
+from pipeline.data.language_codes import SIB_FOLDERS, TATOEBA_CODES, WORDFREQ_CODES, WORDFREQ_CYRILLIC
+from pipeline.data.serbian_cyrillic import cyrillic_word
 from pipeline.errors import DataError
 from pipeline.runtime.tables import read_table
 
@@ -96,7 +97,8 @@ def _texts(source: str, path: Path) -> pd.Series:
 def _drawn_words(cfg: ExtraTrainConfig, languages: list[str], seed: int) -> ExtraRows:
     """cfg.max_per_language sequences per language of words drawn by frequency from its top_words list.
 
-    Words with digits are left out: wordfreq writes every digit as 0 ("0000"), which no real text does.
+    Words with digits are left out: wordfreq writes every digit as 0 ("0000"), which no real text does. Serbian's
+    words come from the Serbo-Croatian list transliterated to Cyrillic, leaving out words with q, w, x or y.
     Each language's generator is seeded by the seed and its code, so adding a language changes no other's rows.
     """
     import wordfreq  # here, not at the top: only this source needs the package's 50 MB of word lists
@@ -107,8 +109,14 @@ def _drawn_words(cfg: ExtraTrainConfig, languages: list[str], seed: int) -> Extr
             skipped[lang] = "wordfreq has no word list for it (see pipeline/data/language_codes.py)"
             continue
         counts = wordfreq.get_frequency_dict(WORDFREQ_CODES[lang], wordlist="best")  # most frequent first
-        words = list(itertools.islice((w for w in counts if not DIGIT.search(w)), cfg.top_words))
-        weights = np.array([counts[w] for w in words])
+        found = (w for w in counts if not DIGIT.search(w))
+        if lang in WORDFREQ_CYRILLIC:
+            found = ((c, w) for w in found if (c := cyrillic_word(w)))
+        else:
+            found = ((w, w) for w in found)
+        pairs = list(itertools.islice(found, cfg.top_words))
+        words = [shown for shown, _ in pairs]
+        weights = np.array([counts[listed] for _, listed in pairs])
         rng = np.random.default_rng([seed, zlib.crc32(lang.encode())])
         lengths = rng.integers(*SEQUENCE_WORDS, size=cfg.max_per_language)
         drawn = rng.choice(len(words), size=lengths.sum(), p=weights / weights.sum())

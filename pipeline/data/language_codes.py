@@ -43,14 +43,16 @@ TATOEBA_CODES = {
 # no -> nb (Bokmål, what eld's Norwegian mostly is), tl -> fil, and hr -> sh: wordfreq's Serbo-Croatian, whose
 # words are all in Latin script (Croatian, Bosnian and Serbian spellings together). Without it, Slovene's drawn
 # words outweighed Croatian's, and Croatian fell to 0.966 on SIB-200, most of its errors Slovene.
+# sr -> sh too, transliterated to Cyrillic (eld's and SIB-200's Serbian script; pipeline/data/serbian_cyrillic.py):
+# WORDFREQ_CYRILLIC names the labels whose words are transliterated.
 # Left out, and so never read:
 #   zh, ja: written without spaces; wordfreq's words joined by spaces would teach a spacing no text has.
 #   ko: its list holds morphemes split by MeCab (particles apart from their nouns), not words as written.
-#   sr: eld's Serbian is in Cyrillic script, which `sh` does not hold.
 #   Every other eld language (am, az, be, et, eu, gu, hy, ka, kn, ku, ml, mr, or, pa, sq, te, th, yo): no list.
 WORDFREQ_CODES = {
     "ar": "ar", "bg": "bg", "bn": "bn", "ca": "ca", "cs": "cs", "da": "da", "de": "de", "el": "el", "en": "en",
     "es": "es", "fa": "fa", "fi": "fi", "fr": "fr", "he": "he", "hi": "hi", "hr": "sh", "hu": "hu", "is": "is", "it": "it",
-    "lt": "lt", "lv": "lv", "ms": "ms", "nl": "nl", "no": "nb", "pl": "pl", "pt": "pt", "ro": "ro", "ru": "ru",
+    "lt": "lt", "lv": "lv", "ms": "ms", "nl": "nl", "no": "nb", "pl": "pl", "pt": "pt", "ro": "ro", "ru": "ru", "sr": "sh",
     "sk": "sk", "sl": "sl", "sv": "sv", "ta": "ta", "tl": "fil", "tr": "tr", "uk": "uk", "ur": "ur", "vi": "vi",
 }
+WORDFREQ_CYRILLIC = {"sr"}
