@@ -105,6 +105,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--fp32", action="store_true", help="use the fp32 model (default: int8 when the export has one)")
     s.add_argument("--abstain-below", type=float, default=None, metavar="P",
                    help="label `unknown` under this calibrated top probability (default: the export's predict.abstain_below; 0 never)")
+    s.add_argument("--no-unseen-scripts-unknown", dest="unseen_scripts_unknown", action="store_false",
+                   help="keep the model's answer for text mostly in scripts no training language uses (default: `unknown`)")
     return p
 
 
@@ -114,7 +116,7 @@ def _predict(args: argparse.Namespace) -> None:
     export_dir = args.export or load_config(args.config).paths.export
     count = predict_file(
         export_dir, args.input, args.output, args.column, args.format, args.top_k, args.batch_size, False if args.fp32 else None,
-        args.abstain_below,
+        args.abstain_below, args.unseen_scripts_unknown,
     )
     print(f"classified {count} texts", file=sys.stderr)
 

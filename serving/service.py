@@ -78,7 +78,8 @@ class TextClassifier:
         # One worker keeps onnxruntime's own default (one thread per physical core).
         threads = max(1, len(os.sched_getaffinity(0)) // SETTINGS.workers) if SETTINGS.workers > 1 else 0
         self.predictor = Predictor(
-            self.bento_model.path, quantized=SETTINGS.quantized, threads=threads, busy_wait=False, abstain_below=SETTINGS.abstain_below
+            self.bento_model.path, quantized=SETTINGS.quantized, threads=threads, busy_wait=False,
+            abstain_below=SETTINGS.abstain_below, unseen_scripts_unknown=SETTINGS.unseen_scripts_unknown,
         )
         self.batch_sizes: Counter[int] = Counter()
         dispatcher = CorkDispatcher(
@@ -101,7 +102,7 @@ class TextClassifier:
         self._validate(texts, top_k)
         rows = await self._batched(texts)
         probs = np.stack([row.probs for row in rows])
-        return [p.to_dict() for p in self.predictor.rank(probs, [row.truncated for row in rows], top_k)]
+        return [p.to_dict() for p in self.predictor.rank(probs, [row.truncated for row in rows], top_k, texts=texts)]
 
     def _validate(self, texts: list[str], top_k: int) -> None:
         if not texts:
@@ -142,8 +143,10 @@ class TextClassifier:
 
     @info_app.get("/metadata")
     def metadata(self) -> dict[str, Any]:
-        """What is being served: labels, model, MLflow run, quantization, limits, test scores, and the answering
-        worker with its own batch sizes (each worker batches alone; /metrics has every worker's)."""
+        """What is being served: labels, model, MLflow run, quantization, when it answers `unknown` (abstain
+        threshold; the unseen-script rule and the scripts it knows, null for an export without them), limits,
+        test scores, and the answering worker with its own batch sizes (each worker batches alone; /metrics has
+        every worker's)."""
         manifest = self.predictor.manifest
         return {
             "model_name": manifest.get("model_name"),
@@ -154,6 +157,8 @@ class TextClassifier:
             "max_length": self.predictor.max_length,
             "temperature": self.predictor.temperature,
             "abstain_below": self.predictor.abstain_below,
+            "unseen_scripts_unknown": self.predictor.unseen_scripts_unknown,
+            "known_scripts": self.predictor.known_scripts,
             "metrics": manifest.get("metrics", {}),
             "limits": {
                 "max_items": SETTINGS.max_items, "max_chars": SETTINGS.max_chars, "max_body_bytes": SETTINGS.max_body_bytes,

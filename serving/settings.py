@@ -45,6 +45,11 @@ class ServeSettings(BaseSettings):
         None, ge=0, lt=1,
         description="Answer `unknown` under this calibrated top probability; unset takes the export's threshold, 0 never abstains.",
     )
+    unseen_scripts_unknown: bool = Field(
+        True,
+        description="Answer `unknown` for a text with most of its letters in scripts no training language uses "
+        "(language-ID exports, which list their scripts); false keeps the model's answer.",
+    )
 
     @field_validator("quantized", mode="before")
     @classmethod
@@ -75,6 +80,8 @@ def _explain(error: ErrorDetails) -> str:
         wording = f"must be at least {error['ctx']['ge']:g}"
     elif error["type"] == "less_than":
         wording = f"must be under {error['ctx']['lt']:g}"
+    elif error["type"] == "bool_parsing":
+        wording = "must be true or false"
     elif error["type"] == "value_error":
         wording = str(error["ctx"]["error"])
     else:

@@ -3,8 +3,6 @@ into train, and what the config refuses. Fake SIB-200 and Tatoeba folders are wr
 tests read the installed package's real word lists; only the last test reads ../shared/data, and it skips
 without it."""
 
-import unicodedata
-from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +14,7 @@ from pipeline.data.extra_train import SEQUENCE_WORDS, read_extra
 from pipeline.data.language_codes import SIB_FOLDERS, TATOEBA_CODES, WORDFREQ_CODES
 from pipeline.data.sources import RawData, read_source
 from pipeline.errors import DataError
+from pipeline.runtime.scripts import letter_scripts
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -189,8 +188,7 @@ def test_a_missing_extra_folder_stops_read_source(tmp_path):
 
 def _script(texts: list[str]) -> str:
     """The Unicode script most letters of the texts are in: LATIN, CYRILLIC, ARABIC, CJK, ..."""
-    letters = Counter(unicodedata.name(ch, "?").split()[0] for text in texts for ch in text if ch.isalpha())
-    return letters.most_common(1)[0][0]
+    return letter_scripts(texts).most_common(1)[0][0]
 
 
 @pytest.mark.shared_data

@@ -57,3 +57,18 @@ def test_errors_are_clear_and_leave_no_output(tmp_path, export_dir, capsys):
     assert "export folder not found" in capsys.readouterr().err
     assert main(["predict", str(source), "--column", "sentence", "--export", str(export_dir), "--top-k", "0"]) == 2
     assert "top_k must be between" in capsys.readouterr().err
+
+
+def test_unseen_scripts_are_unknown_unless_switched_off(tmp_path, export_dir):
+    texts = ["សួស្តី ពិភពលោក", "ສະບາຍດີ ຂ້ອຍຮັກພາສາລາວ", "Guten Morgen, wie geht es dir?"]
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    rows = {}
+    for name, flags in (("on", []), ("off", ["--no-unseen-scripts-unknown"])):
+        out = tmp_path / f"{name}.jsonl"
+        assert main(["predict", str(source), "--export", str(export_dir), "-o", str(out), "--top-k", "2", *flags]) == 0
+        rows[name] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    off = Predictor(export_dir, unseen_scripts_unknown=False).predict(texts)
+    assert [r["label"] for r in rows["off"]] == [p.label for p in off] and "unknown" not in [p.label for p in off]
+    assert [r["label"] for r in rows["on"]] == ["unknown", "unknown", off[2].label]
+    assert [r["top_k"] for r in rows["on"]] == [r["top_k"] for r in rows["off"]]

@@ -93,6 +93,19 @@ def test_metadata_and_health(client, pipeline_run):
     assert client.get("/readyz").status_code == 200
 
 
+def test_text_in_scripts_training_never_saw_is_unknown(client, pipeline_run):
+    """Khmer, Lao and Tibetan: no script of the tiny export's languages (tests/test_unseen_scripts.py has the rest)."""
+    texts = ["សួស្តី ពិភពលោក", "Guten Morgen, wie geht es dir?", "ສະບາຍດີ ຂ້ອຍຮັກພາສາລາວ", "བཀྲ་ཤིས་བདེ་ལེགས།"]
+    response = client.post("/classify", json={"texts": texts, "top_k": 2})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    predictor = Predictor(pipeline_run["cfg"].paths.export)
+    assert [r["label"] for r in body] == ["unknown", predictor.predict(texts[1:2])[0].label, "unknown", "unknown"]
+    assert all(len(r["top_k"]) == 2 and {t["label"] for t in r["top_k"]} <= set(predictor.labels) for r in body)
+    meta = client.get("/v1/metadata").json()
+    assert meta["unseen_scripts_unknown"] is True and meta["known_scripts"] == predictor.manifest["scripts"]
+
+
 def test_importing_a_broken_export_fails_clearly(tmp_path):
     from serving.model_store import import_export
 

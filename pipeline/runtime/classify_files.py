@@ -62,8 +62,9 @@ def write(rows: Iterator[dict], out: IO[str], fmt: str) -> int:
 def predict_file(
     export_dir: Path, source: Path | None, output: Path | None, column: str = "text", fmt: str = "jsonl",
     top_k: int = 1, batch_size: int = 32, quantized: bool | None = None, abstain_below: float | None = None,
+    unseen_scripts_unknown: bool = True,
 ) -> int:
-    predictor = Predictor(export_dir, quantized=quantized, abstain_below=abstain_below)
+    predictor = Predictor(export_dir, quantized=quantized, abstain_below=abstain_below, unseen_scripts_unknown=unseen_scripts_unknown)
     predictor.check_top_k(top_k)
     texts = read_texts(source, column)
     rows = predictions(predictor, texts, top_k, batch_size)

@@ -24,9 +24,11 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from pipeline.errors import PipelineError
+from pipeline.runtime.scripts import UnseenScripts
 
 MANIFEST = "manifest.json"
-# The label a prediction gets when its calibrated top probability is under the export's abstain threshold.
+# The label a prediction gets when its calibrated top probability is under the export's abstain threshold, or
+# when most of its text's letters are in scripts no training language is written in.
 UNKNOWN = "unknown"
 
 
@@ -40,8 +42,8 @@ class InputError(PipelineError, ValueError):
 
 @dataclass
 class Prediction:
-    """label is UNKNOWN when the model abstained; score and top_k still hold the model's own ranking, so a
-    caller can see what it would have said and how sure it was."""
+    """label is UNKNOWN when the model abstained or the text is in a script training never saw; score and top_k
+    still hold the model's own ranking, so a caller can see what it would have said and how sure it was."""
 
     label: str
     score: float
@@ -131,12 +133,19 @@ class Predictor:
         threads: int = 0,
         busy_wait: bool = True,
         abstain_below: float | None = None,
+        unseen_scripts_unknown: bool = True,
     ) -> None:
         """`quantized=None` takes int8 when the export has it and fp32 otherwise (configs whose int8 failed the
         parity gate export fp32 only); True or False insists on that variant.
 
         Scores are softmax(logits / T), T the temperature train fitted on the validation split (1 for exports
         made before calibration existed). `abstain_below` overrides the export's threshold; 0 never abstains.
+
+        A language-ID export lists the scripts its training text is written in (manifest "scripts"); a text with
+        more than half of its letters in other scripts is labelled UNKNOWN whatever its score, since no training
+        language is written that way (a text with no letters keeps the model's answer).
+        `unseen_scripts_unknown=False` turns that off; exports without the key (topic data, or made before it
+        existed) never apply it.
 
         `busy_wait=False` stops onnxruntime's threads spinning between calls: right for a server, whose HTTP
         and tokenization work needs the same cores (spinning threads take the cycles those need), and wrong for
@@ -156,6 +165,11 @@ class Predictor:
         if threshold is not None and not 0 <= threshold < 1:
             raise InputError(f"abstain_below must be in [0, 1), got {threshold}")
         self.abstain_below: float | None = threshold or None
+        scripts = self.manifest.get("scripts")
+        if scripts is not None and not (isinstance(scripts, list) and all(isinstance(x, str) for x in scripts)):
+            raise ArtifactError(f"{self.export_dir / MANIFEST}: 'scripts' must be a list of script names, got {scripts!r}")
+        self.known_scripts: list[str] | None = scripts
+        self.unseen_scripts = UnseenScripts(scripts) if unseen_scripts_unknown and scripts is not None else None
         self.tokenizer, self.pad_id = load_tokenizer(self.export_dir, self.max_length)
         options = ort.SessionOptions()
         if threads:
@@ -225,19 +239,34 @@ class Predictor:
         """Calibrated class probabilities: the scores every answer reports and the threshold applies to."""
         return softmax(logits / self.temperature)
 
-    def rank(self, probs: np.ndarray, truncated: Sequence[bool], top_k: int = 1) -> list[Prediction]:
-        """Predictions from class probabilities: the best label (UNKNOWN under the abstain threshold), its
-        probability, and the top k."""
+    @property
+    def unseen_scripts_unknown(self) -> bool:
+        """Whether texts mostly in scripts training never saw are labelled UNKNOWN (on, and the export has scripts)."""
+        return self.unseen_scripts is not None
+
+    def in_unseen_scripts(self, texts: Sequence[str]) -> np.ndarray:
+        """One boolean per text: True where the unseen-script rule labels it UNKNOWN (never when the rule is off)."""
+        if self.unseen_scripts is None:
+            return np.zeros(len(texts), dtype=bool)
+        return self.unseen_scripts(texts)
+
+    def rank(
+        self, probs: np.ndarray, truncated: Sequence[bool], top_k: int = 1, *, texts: Sequence[str]
+    ) -> list[Prediction]:
+        """Predictions from the class probabilities of `texts`: the best label (UNKNOWN under the abstain threshold
+        or for a text mostly in unseen scripts), its probability, and the top k. The texts are required so that
+        no caller can skip the script rule by accident."""
         ranked = np.argsort(-probs, axis=-1)[:, :top_k]
         floor = self.abstain_below or 0.0
+        unseen = self.in_unseen_scripts(texts)
         return [
             Prediction(
-                label=self.labels[int(row[0])] if p[row[0]] >= floor else UNKNOWN,
+                label=self.labels[int(row[0])] if p[row[0]] >= floor and not foreign else UNKNOWN,
                 score=float(p[row[0]]),
                 top_k=[{"label": self.labels[int(j)], "score": float(p[j])} for j in row],
                 truncated=bool(cut),
             )
-            for row, p, cut in zip(ranked, probs, truncated, strict=True)
+            for row, p, cut, foreign in zip(ranked, probs, truncated, unseen, strict=True)
         ]
 
     def predict(self, texts: Sequence[str], top_k: int = 1, batch_size: int = 32) -> list[Prediction]:
@@ -248,4 +277,4 @@ class Predictor:
         if not texts:
             return []  # onnxruntime fails on an empty batch
         logits, truncated = self.logits(texts, batch_size)
-        return self.rank(self.probabilities(logits), truncated, top_k)
+        return self.rank(self.probabilities(logits), truncated, top_k, texts=texts)

@@ -2,7 +2,8 @@
 
 The export folder is the contract the service reads, and nothing else: model.onnx, model_quantized.onnx,
 the tokenizer files copied unchanged from prepare, config.json with id2label, labels.json, and
-manifest.json (labels, max length, MLflow run id, sha256 of every file, parity and test scores).
+manifest.json (labels, max length, MLflow run id, sha256 of every file, parity and test scores, and for
+language ID the scripts of the training text).
 
 It is built in a staging folder and swapped in only when the parity gate passes, so a failed export
 never destroys the last good one.
@@ -30,12 +31,18 @@ from pipeline.models.course.onnx_export import export_onnx
 from pipeline.models.modeling import label_maps, load_trained, model_name
 from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import MANIFEST, UNKNOWN, Predictor, sha256
+from pipeline.runtime.scripts import common_scripts
 from pipeline.stages import fingerprint, registry, tracking
 from pipeline.stages.prepare import read_labels, read_split
 
 log = logging.getLogger(__name__)
 
 FP32, INT8 = "model.onnx", "model_quantized.onnx"
+# The share of one label's training letters a script needs to count as seen in training. A few foreign words
+# or symbols stay far under it (a Greek letter in an English formula; the largest such share in the default's
+# training data, Cyrillic in Amharic, is an order of magnitude lower), while a script that is part of how a
+# language is written is far over it (Katakana in Japanese, an order of magnitude higher).
+MIN_SCRIPT_SHARE = 0.01
 
 
 @dataclass
@@ -95,6 +102,19 @@ def _write_manifest(cfg: Config, staging: Path, labels: list[str], models: dict[
         **extra,
     }
     (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def trained_scripts(cfg: Config) -> dict[str, list[str]]:
+    """{"scripts": [...]}: the scripts the training split writes its labels in, for language ID only; {} otherwise.
+
+    The Predictor answers `unknown` for text mostly in other scripts (pipeline/runtime/scripts.py). That is
+    right when the label is the language: no training language is written in that script. For topics the
+    script says nothing about the label, so a topic export carries no scripts and the rule stays off."""
+    train = read_split(cfg.paths.data, "train")
+    if train.empty or "language" not in train or not (train["label"] == train["language"]).all():
+        return {}
+    seen = set().union(*(common_scripts(rows["text"], MIN_SCRIPT_SHARE) for _, rows in train.groupby("label")))
+    return {"scripts": sorted(seen)}
 
 
 def parity_scores(
@@ -190,7 +210,7 @@ def export(cfg: Config) -> ExportResult:
     with tracking.stage_run(cfg, "export"):
         models = _onnx_export(cfg, staging)
         run_id = tracking.parent_run_id()
-        answers = {"calibration": calibration.to_dict(), "abstain_below": cfg.predict.abstain_below}
+        answers = {"calibration": calibration.to_dict(), "abstain_below": cfg.predict.abstain_below, **trained_scripts(cfg)}
         _write_manifest(cfg, staging, labels, models, {"mlflow_run_id": run_id, **answers})
         result = parity(cfg, staging, models, labels)
         (paths.reports).mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ language); an answer other than `unknown` is a false accept. The in-set language
 curve shows how many of them the model still answers, and how accurately, at each threshold on the
 calibrated top probability. Varieties of an in-set label's macrolanguage (Arabic dialects for `ar`,
 Nynorsk for `no`, Indonesian for `ms`, ...) are not out of set: naming them by their macrolanguage is
-right, so they are reported apart and never counted either way.
+right, so they are reported apart and never counted either way. A sentence the predictor labels `unknown` for
+its script (most of its letters in scripts no training language uses) is never accepted, whatever the threshold.
 
 Writes reports/<run>/abstain.md, abstain.png and abstain.json.
 """
@@ -45,6 +46,8 @@ MACRO_SIBLINGS = {
     "hr": ("bos_Latn",),
     "sr": ("bos_Latn",),
 }
+# The operating point the product asks for: at most GOAL_FALSE_ACCEPT with at least GOAL_KEPT of in-set answered.
+GOAL_KEPT, GOAL_FALSE_ACCEPT = 0.95, 0.05
 THRESHOLDS = [round(t, 3) for t in (*np.arange(0.0, 0.95, 0.05), 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)]
 
 
@@ -71,11 +74,13 @@ def measure(export: Path, folder: Path) -> dict:
     outside = sorted(p.name for p in folder.iterdir() if (p / "test.tsv").is_file() and p.name not in taken)
 
     def top(names: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each language's top probabilities (-1 where the script rule answers unknown) and top labels."""
         out = {}
         for name in names:
-            logits, _ = predictor.logits(_read(folder, name))
+            texts = _read(folder, name)
+            logits, _ = predictor.logits(texts)
             probs = predictor.probabilities(logits)
-            out[name] = (probs.max(-1), probs.argmax(-1))
+            out[name] = (np.where(predictor.in_unseen_scripts(texts), -1.0, probs.max(-1)), probs.argmax(-1))
         return out
 
     inside, outer, near = top(list(in_set.values())), top(outside), top(siblings)
@@ -93,6 +98,8 @@ def measure(export: Path, folder: Path) -> dict:
             worst_false_accept=dict(sorted(rates.items(), key=lambda kv: -kv[1])[:5]),
         ))
     chosen = max(curve, key=lambda p: (p.kept - p.false_accept, -p.threshold))
+    answering = [p for p in curve if p.kept >= GOAL_KEPT]
+    at_goal = min(answering, key=lambda p: (p.false_accept, -p.kept)) if answering else None
     return {
         "export": str(export),
         "in_set_languages": len(in_set),
@@ -102,6 +109,8 @@ def measure(export: Path, folder: Path) -> dict:
         "sibling_labels": {name: labels[int(np.bincount(near[name][1]).argmax())] for name in near},
         "curve": [asdict(p) for p in curve],
         "chosen": asdict(chosen),
+        "at_goal_kept": asdict(at_goal) if at_goal else None,
+        "unseen_scripts_rule": predictor.unseen_scripts_unknown,
         "rule": "the threshold with the largest kept share minus false-accept rate (Youden's J)",
         "sentences": {"in_set": sum(len(v[0]) for v in inside.values()), "out_of_set": sum(len(v[0]) for v in outer.values()),
                       "siblings": sum(len(v[0]) for v in near.values())},
@@ -137,6 +146,21 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"  # None: nothing in set was answered at that threshold
 
 
+def _goal_line(result: dict) -> str:
+    """Whether the goal is met: the fewest false accepts among thresholds that answer at least GOAL_KEPT."""
+    point = result["at_goal_kept"]
+    rule = "with" if result["unseen_scripts_rule"] else "without"
+    if point is None:
+        return f"**Goal** (at most {GOAL_FALSE_ACCEPT:.0%} false accepts, at least {GOAL_KEPT:.0%} answered): no threshold answers {GOAL_KEPT:.0%}."
+    met = "met" if point["false_accept"] <= GOAL_FALSE_ACCEPT else "missed"
+    worst = ", ".join(f"{n} {r:.2f}" for n, r in point["worst_false_accept"].items())
+    return (
+        f"**Goal** (at most {GOAL_FALSE_ACCEPT:.0%} false accepts with at least {GOAL_KEPT:.0%} of in-set sentences answered,"
+        f" {rule} the unseen-script rule): **{met}**. At {point['threshold']}, {point['kept']:.4f} answered and"
+        f" {point['false_accept']:.4f} false accepts; most accepted: {worst}."
+    )
+
+
 def markdown(result: dict, command: str) -> str:
     chosen = result["chosen"]
     rows = [p for p in result["curve"] if p["threshold"] in (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99) or p == chosen]
@@ -157,6 +181,8 @@ def markdown(result: dict, command: str) -> str:
         "",
         f"**Chosen threshold: {chosen['threshold']}** ({result['rule']}): false accepts {chosen['false_accept']:.4f},"
         f" in-set answered {chosen['kept']:.4f} with accuracy {_share(chosen['accuracy_kept'])}. Most accepted there: {worst_at}.",
+        "",
+        _goal_line(result),
         "",
         "| abstain below | false-accept rate | in-set answered | accuracy of answered |",
         "|---|---|---|---|",
