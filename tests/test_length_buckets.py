@@ -58,14 +58,19 @@ def test_per_length_scores_each_bucket_and_language_apart():
     })
     label2id = {"x": 0, "y": 1}
 
-    def predict(texts):  # right on sentences, always "x" on short spans: y's short buckets are all wrong
-        return np.zeros(len(texts), dtype=np.int64)
+    def logits_of(texts):  # always "x" on short spans, unsure: y's short buckets are all wrong
+        return np.tile(np.array([[0.5, 0.0]], dtype=np.float32), (len(texts), 1))
 
-    scores = per_length(test, np.array([0, 1]), predict, label2id, seed=0)
+    sure = np.array([[9.0, 0.0], [0.0, 9.0]], dtype=np.float32)  # right on both sentences, and sure
+    scores = per_length(test, sure, logits_of, label2id, seed=0)
     assert list(scores) == list(BUCKETS)
     assert scores[SENTENCE]["accuracy"] == 1.0
     assert scores["1 word"]["accuracy"] == 0.5
     assert scores["1 word"]["per_language"] == {"x": 1.0, "y": 0.0} and scores["1 word"]["worst_language"] == "y"
+    assert "answered" not in scores["1 word"]
+    abstaining = per_length(test, sure, logits_of, label2id, seed=0, abstain_below=0.9)
+    assert abstaining[SENTENCE]["answered"] == 1.0 and abstaining[SENTENCE]["accuracy_answered"] == 1.0
+    assert abstaining["1 word"]["answered"] == 0.0 and abstaining["1 word"]["accuracy_answered"] is None
     assert length_key("3-5 words") == "3_5_words"
 
 

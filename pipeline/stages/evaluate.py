@@ -123,16 +123,21 @@ def _markdown(cfg: Config, metrics: dict, confusions: list[tuple[str, str, int]]
     return "\n".join(lines + _closest_pairs_markdown(metrics["closest_pairs"]) + _calibration_markdown(metrics)) + "\n"
 
 
-def per_length(test: pd.DataFrame, sentence_predictions: np.ndarray, predict: Callable[[list[str]], np.ndarray],
-               label2id: dict[str, int], seed: int) -> dict[str, dict]:
-    """Accuracy per length bucket, overall and per language: the test split's sentences (already predicted) and
-    spans cut from them (pipeline/data/length_buckets.py), one span per sentence and bucket."""
+def per_length(
+    test: pd.DataFrame, sentence_logits: np.ndarray, logits_of: Callable[[list[str]], np.ndarray], label2id: dict[str, int],
+    seed: int, temperature: float = 1.0, abstain_below: float | None = None,
+) -> dict[str, dict]:
+    """Accuracy per length bucket, overall and per language: the test split's sentences (already scored) and
+    spans cut from them (pipeline/data/length_buckets.py), one span per sentence and bucket. With an abstain
+    threshold, also the share each bucket answers and the accuracy of those answers: short texts are where a
+    calibrated model is least sure."""
     spans = length_buckets(test, seed)
-    short = spans["bucket"] != SENTENCE
-    predictions = np.empty(len(spans), dtype=np.int64)
-    predictions[~short.to_numpy()] = sentence_predictions
-    predictions[short.to_numpy()] = predict(spans.loc[short, "text"].tolist())
-    right = pd.Series(predictions == np.array([label2id[x] for x in spans["label"]]), index=spans.index)
+    short = (spans["bucket"] != SENTENCE).to_numpy()
+    logits = np.empty((len(spans), sentence_logits.shape[1]), dtype=np.float32)
+    logits[~short] = sentence_logits
+    logits[short] = logits_of(spans.loc[short, "text"].tolist())
+    right = pd.Series(logits.argmax(axis=-1) == np.array([label2id[x] for x in spans["label"]]), index=spans.index)
+    answered = pd.Series(softmax(logits / temperature).max(axis=-1) >= (abstain_below or 0.0), index=spans.index)
     groups = groups_of(spans)
     out = {}
     for bucket in BUCKETS:
@@ -144,7 +149,14 @@ def per_length(test: pd.DataFrame, sentence_predictions: np.ndarray, predict: Ca
             "per_language": {name: float(a) for name, a in languages.items()},
             "worst_language": min(languages, key=languages.get) if languages else None,
         }
+        if abstain_below is not None:
+            kept = mask & answered
+            out[bucket] |= {"answered": float(kept.sum() / mask.sum()), "accuracy_answered": float(right[kept].mean()) if kept.any() else None}
     return out
+
+
+def _four(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"  # None: nothing of that length was answered
 
 
 def length_key(bucket: str) -> str:
@@ -166,6 +178,17 @@ def _length_markdown(lengths: dict[str, dict]) -> list[str]:
     for bucket, s in lengths.items():
         worst = f"{s['worst_language']} {s['per_language'][s['worst_language']]:.4f}" if s["worst_language"] else "-"
         lines.append(f"| {bucket} | {s['n']} | {s['accuracy']:.4f} | {worst} |")
+    first = next(iter(lengths.values()))
+    if "answered" in first:
+        lines += [
+            "",
+            "With the abstain threshold (predict.abstain_below), the share of each length answered, and the accuracy of"
+            " those answers (the rest are `unknown`):",
+            "",
+            "| length | answered | accuracy of answered |",
+            "|---|---|---|",
+            *[f"| {bucket} | {s['answered']:.4f} | {_four(s['accuracy_answered'])} |" for bucket, s in lengths.items()],
+        ]
     languages = lengths[BUCKETS[0]]["per_language"]
     if languages:
         lines += [
@@ -334,9 +357,8 @@ def evaluate(cfg: Config) -> EvaluationResult:
             "accuracy_abstained": float(right[~kept].mean()) if (~kept).any() else None,
         }
     metrics["per_length"] = per_length(
-        test, predictions,
-        lambda texts: torch_logits(model, tokenizer, texts, cfg.model.max_length, cfg.evaluate.batch_size).argmax(axis=-1),
-        label2id, cfg.data.seed,
+        test, logits, lambda texts: torch_logits(model, tokenizer, texts, cfg.model.max_length, cfg.evaluate.batch_size),
+        label2id, cfg.data.seed, calibration.temperature, cfg.predict.abstain_below,
     )
     pairs = Counter((labels[r], labels[p]) for r, p in zip(references, predictions, strict=True) if r != p)
     confusions = [(t, p, n) for (t, p), n in pairs.most_common(15)]
