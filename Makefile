@@ -15,6 +15,7 @@ ARGS ?=
 FORCE ?=
 FORCE_FLAG := $(if $(filter-out 0,$(FORCE)),--force)
 UI_PORT ?= 5000
+DOCS_PORT ?= 8000
 PORT ?= 3000
 URL ?= http://127.0.0.1:$(PORT)
 CLIENTS ?= 16
@@ -69,9 +70,9 @@ explain: setup ## attention heatmaps and a t-SNE map of the trained model: repor
 	$(BIN)/pipeline explain --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
 
 compare: setup ## train every model kind on the transformer's config beside CONFIG (and SIB-200 when ../shared/data exists): reports/model-comparison*.md
-	$(BIN)/python -m pipeline.tools.comparison --train configs/langid-transformer.yaml --with $(CONFIG)
+	$(BIN)/python -m tools.comparison --train configs/langid-transformer.yaml --with $(CONFIG)
 	@if [ -d "$(SHARED_SIB)" ]; then \
-		$(BIN)/python -m pipeline.tools.comparison --train configs/sib200-topic.yaml --output reports/model-comparison-sib200.md \
+		$(BIN)/python -m tools.comparison --train configs/sib200-topic.yaml --output reports/model-comparison-sib200.md \
 			--set data.source=folder --set data.folder=$(SHARED_SIB); \
 	else echo "skipping the SIB-200 comparison: $(SHARED_SIB) not found"; fi
 
@@ -80,7 +81,7 @@ ui: setup ## the MLflow UI on http://127.0.0.1:$(UI_PORT)
 		--host 127.0.0.1 --port $(UI_PORT)
 
 screenshots: setup ## MLflow UI screenshots of SHOT_EXPERIMENT (textclf-compare) in headless chromium: reports/mlflow-ui-*.png
-	$(BIN)/python -m pipeline.tools.ui_screenshot --config $(CONFIG) --experiment $(SHOT_EXPERIMENT)
+	$(BIN)/python -m tools.ui_screenshot --config $(CONFIG) --experiment $(SHOT_EXPERIMENT)
 
 bento-model: setup ## import the export folder into the BentoML model store (once per export)
 	$(BIN)/python -m serving.model_store "$$($(BIN)/pipeline config --config $(CONFIG) --path export)"
@@ -94,7 +95,7 @@ bento: bento-model ## build a Bento (model included); serve it with `bentoml ser
 		$(BIN)/bentoml build --output tag
 
 loadtest: setup ## drive a running service ($(URL)) with CLIENTS clients sending PER_REQUEST texts each for SECONDS s
-	$(BIN)/python -m pipeline.tools.loadtest --url $(URL) --clients $(CLIENTS) --seconds $(SECONDS) --texts-per-request $(PER_REQUEST) \
+	$(BIN)/python -m tools.loadtest --url $(URL) --clients $(CLIENTS) --seconds $(SECONDS) --texts-per-request $(PER_REQUEST) \
 		--texts "$$($(BIN)/pipeline config --config $(CONFIG) --path data)/test.jsonl"
 
 $(VENV)/.bench-installed: $(STAMP)
@@ -102,29 +103,41 @@ $(VENV)/.bench-installed: $(STAMP)
 	touch $@
 
 bench: bento-model $(VENV)/.bench-installed ## measure and write reports/benchmarks.md (starts and stops its own server)
-	$(BIN)/python -m pipeline.tools.bench --config $(CONFIG)
+	$(BIN)/python -m tools.bench --config $(CONFIG)
 
 soak: bento-model ## mixed load (16 clients) for SOAK_SECONDS (600) s on the fp32 model (SOAK_ARGS=--quantized: int8): 5xx, latency, RSS, wrong answers -> reports/reliability.md
-	$(BIN)/python -m pipeline.tools.soak --config $(CONFIG) --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
+	$(BIN)/python -m tools.soak --config $(CONFIG) --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 langid-bench: $(VENV)/.bench-installed ## CONFIG's language ID against lingua, langid.py, fastText on SIB-200, accuracy and speed: reports/<run>/langid.md (ARGS="--split dev": dev sentences, accuracy only, langid-dev.md)
-	$(BIN)/python -m pipeline.tools.langid_bench --config $(CONFIG) --sib $(SHARED_SIB) $(ARGS)
+	$(BIN)/python -m tools.langid_bench --config $(CONFIG) --sib $(SHARED_SIB) $(ARGS)
 
 abstain-curve: setup ## false accepts on SIB-200 languages outside the label set against in-set answers, per threshold: reports/<run>/abstain.md
-	$(BIN)/python -m pipeline.tools.abstain_curve --config $(CONFIG) --sib $(SHARED_SIB) $(ARGS)
+	$(BIN)/python -m tools.abstain_curve --config $(CONFIG) --sib $(SHARED_SIB) $(ARGS)
 
 $(VENV)/.postgres-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c requirements.lock -e ".[dev,postgres]"
 	touch $@
 
 tracking-server: $(VENV)/.postgres-installed ## MLflow server on PostgreSQL (TRACKING_HOME) at http://127.0.0.1:$(TRACKING_PORT); Ctrl-C stops both
-	$(BIN)/python -m pipeline.tools.tracking_server --home $(TRACKING_HOME) --port $(TRACKING_PORT)
+	$(BIN)/python -m tools.tracking_server --home $(TRACKING_HOME) --port $(TRACKING_PORT)
 
 tracking-server-stop: setup ## stop `make tracking-server` from another shell
-	$(BIN)/python -m pipeline.tools.tracking_server stop --home $(TRACKING_HOME)
+	$(BIN)/python -m tools.tracking_server stop --home $(TRACKING_HOME)
 
 lint: setup ## ruff (rules in pyproject.toml); run by .ci/run
 	$(BIN)/ruff check .
+
+.PHONY: docs docs-serve
+$(VENV)/.docs-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c requirements.lock -e ".[dev,docs]"
+	touch $@
+
+# NO_MKDOCS_2_WARNING: mkdocs-material prints a banner about its end of life (May 2027) on every build
+docs: $(VENV)/.docs-installed ## build the docs site into site/ (mkdocs build --strict: a broken link fails); run by .ci/run
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.docs-installed ## serve the docs site on http://127.0.0.1:$(DOCS_PORT), rebuilt on every edit
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 test: setup ## the test suite (offline; slow checks and course notebooks excluded)
 	$(BIN)/pytest -m "not slow and not notebooks" $(PYTEST_ARGS)

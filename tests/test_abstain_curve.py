@@ -4,7 +4,7 @@ macrolanguage sibling that must be counted neither way."""
 import pandas as pd
 
 from pipeline.data.language_codes import SIB_FOLDERS
-from pipeline.tools import abstain_curve
+from tools import abstain_curve
 
 SENTENCES = {
     "de": ["Guten Morgen, wie geht es dir heute?", "Das Wetter ist schön."],

@@ -12,8 +12,8 @@ import urllib.parse
 import pytest
 from bentoml.exceptions import InvalidArgument
 
-from pipeline.tools.local_server import running_server
 from serving.request_log import BENTOML_ERROR_LOGGER, ClientErrorFilter
+from tools.local_server import running_server
 
 OK = '"texts": ["ok"]'
 NESTED = b"[" * 100_000 + b"]" * 100_000

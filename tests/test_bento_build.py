@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.prepare import read_split
-from pipeline.tools.local_server import ROOT, running_server
+from tools.local_server import ROOT, running_server
 
 pytestmark = pytest.mark.slow
 

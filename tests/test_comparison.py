@@ -1,4 +1,4 @@
-from pipeline.tools.comparison import load, main, table
+from tools.comparison import load, main, table
 
 
 def test_table_from_finished_runs(pipeline_run, capsys):
@@ -16,7 +16,7 @@ def test_missing_run_is_a_clear_error(tmp_path, capsys):
 
 
 def test_compare_trains_each_kind_into_one_report(tmp_path):
-    from pipeline.tools.comparison import compare
+    from tools.comparison import compare
 
     from conftest import ROOT, tiny_overrides
 
@@ -31,7 +31,7 @@ def test_compare_trains_each_kind_into_one_report(tmp_path):
 def test_compare_tabulates_a_whole_config_beside_the_kinds(tmp_path):
     """`--with CONFIG` (make compare's default): that config trains as it is, on its own data, and gets a column
     named by its run and kind."""
-    from pipeline.tools.comparison import compare
+    from tools.comparison import compare
 
     from conftest import ROOT, tiny_overrides
 

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from pipeline.data.language_codes import SIB_FOLDERS
-from pipeline.tools.langid_bench import SpeedRow, ToolResult, markdown, sib_sentences, speed_markdown
+from tools.langid_bench import SpeedRow, ToolResult, markdown, sib_sentences, speed_markdown
 
 
 def test_reads_the_split_asked_for_per_language(tmp_path):
@@ -65,7 +65,7 @@ def test_speed_verdict_compares_the_served_variant_with_restricted_lingua():
 
 
 def test_heliport_answers_only_our_languages_and_reads_serbo_croatian_by_script():
-    from pipeline.tools.langid_bench import _heliport, hbs_label
+    from tools.langid_bench import _heliport, hbs_label
 
     supported, run = _heliport(["de", "hr", "sr", "ru"])
     assert supported == ["de", "hr", "sr", "ru"]

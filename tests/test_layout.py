@@ -1,4 +1,6 @@
-"""The package's layers: arrows go one way, and the runtime that serving ships never imports torch."""
+"""The package's layers: arrows go one way, the runtime that serving ships never imports torch, and the tools
+(benchmarks, load tests, servers for tests) stay out of the product: `pipeline` never imports them or `serving`,
+and neither the wheel nor the Bento carries them."""
 
 import ast
 import subprocess
@@ -11,12 +13,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
 RUNTIME_MODULES = sorted(f"pipeline.runtime.{p.stem}" for p in (PACKAGE / "runtime").glob("*.py") if p.stem != "__init__")
 # For each layer, the pipeline modules it must never import (a prefix matches the whole subpackage).
 FORBIDDEN = {
-    "runtime": ("pipeline.stages", "pipeline.tools", "pipeline.data", "pipeline.models", "pipeline.config", "pipeline.metrics"),
-    "data": ("pipeline.stages", "pipeline.tools"),
-    "models": ("pipeline.stages", "pipeline.tools"),
-    "metrics": ("pipeline.stages", "pipeline.tools"),
-    "stages": ("pipeline.tools",),
+    "runtime": ("pipeline.stages", "pipeline.data", "pipeline.models", "pipeline.config", "pipeline.metrics"),
+    "data": ("pipeline.stages",),
+    "models": ("pipeline.stages",),
+    "metrics": ("pipeline.stages",),
 }
+# What no module of the product package imports: the service sits on top of it, and the tools on top of both.
+OUTSIDE = ("serving", "tools")
 
 
 def _imports(path: Path) -> list[str]:
@@ -43,6 +46,31 @@ def test_no_import_against_the_arrows(layer):
         if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer])
     ]
     assert not offending, "\n".join(offending)
+
+
+def test_the_package_never_imports_the_service_or_the_tools():
+    offending = [
+        f"{path.relative_to(PACKAGE.parent)} imports {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for name in _imports(path)
+        if any(name == bad or name.startswith(bad + ".") for bad in OUTSIDE)
+    ]
+    assert not offending, "\n".join(offending)
+
+
+def test_neither_the_wheel_nor_the_bento_carries_the_tools():
+    import tomllib
+
+    import yaml
+    from setuptools import find_packages
+
+    root = PACKAGE.parent
+    found = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = find_packages(root, include=found["include"])
+    assert "pipeline" in packages and "serving" in packages
+    assert not [p for p in packages if p.split(".")[0] in ("tools", "tests", "docs")]
+    bento = yaml.safe_load((root / "bentofile.yaml").read_text())
+    assert not [pattern for pattern in bento["include"] if pattern.startswith(("tools", "pipeline/*", "pipeline/**"))]
 
 
 def test_runtime_imports_without_torch():

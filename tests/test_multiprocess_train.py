@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from pipeline import cli
 from pipeline.stages.prepare import read_split
 from pipeline.stages.tracking import STAGE_TAG
-from pipeline.tools.local_server import free_port
+from tools.local_server import free_port
 
 from conftest import ROOT, only_the_rows_training_touched_moved, tiny_config, tiny_overrides
 

@@ -15,9 +15,9 @@ import pytest
 
 from pipeline.runtime.predictor import Predictor, read_manifest
 from pipeline.stages.prepare import read_split
-from pipeline.tools import mixed_load
-from pipeline.tools.local_server import running_process, running_server
 from serving.model_store import import_export
+from tools import mixed_load
+from tools.local_server import running_process, running_server
 
 
 def _env(tag, **extra: str) -> dict[str, str]:

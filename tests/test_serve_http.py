@@ -10,8 +10,8 @@ import pytest
 
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.prepare import read_split
-from pipeline.tools import bench, loadtest
-from pipeline.tools.local_server import running_server
+from tools import bench, loadtest
+from tools.local_server import running_server
 
 
 def post(url, body):

@@ -13,9 +13,9 @@ import pytest
 
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.prepare import read_split
-from pipeline.tools import bench, mixed_load
-from pipeline.tools.loadtest import batches_by_worker, wait_for_workers
-from pipeline.tools.local_server import running_server
+from tools import bench, mixed_load
+from tools.loadtest import batches_by_worker, wait_for_workers
+from tools.local_server import running_server
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-from pipeline.tools.soak import SoakFigures, markdown, verdict
+from tools.soak import SoakFigures, markdown, verdict
 
 
 def figures(**overrides) -> SoakFigures:

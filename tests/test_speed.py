@@ -1,6 +1,6 @@
 from types import SimpleNamespace
 
-from pipeline.tools.speed import bert_flops_per_text, machine_peak, markdown, measure
+from tools.speed import bert_flops_per_text, machine_peak, markdown, measure
 
 
 def test_flops_follow_the_shapes():

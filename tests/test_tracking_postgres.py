@@ -1,4 +1,4 @@
-"""MLflow on PostgreSQL, run for real: `pipeline.tools.tracking_server` (what `make tracking-server` runs)
+"""MLflow on PostgreSQL, run for real: `tools.tracking_server` (what `make tracking-server` runs)
 starts PostgreSQL and `mlflow server`, and the tiny pipeline runs against it through the CLI in subprocesses,
 as `export MLFLOW_TRACKING_URI=...; make train evaluate export` would. What the stages logged is read back
 twice: through MLflow's client, and straight from PostgreSQL's tables, so a silent fallback to another store
@@ -19,7 +19,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pipeline.stages.tracking import RUN_TAG, STAGE_TAG
-from pipeline.tools import tracking_server
+from tools import tracking_server
 
 from conftest import ROOT, tiny_config, tiny_overrides
 

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from pipeline.stages.tracking import tracking_uri
-from pipeline.tools.ui_screenshot import (
+from tools.ui_screenshot import (
     COLUMNS,
     Chromium,
     ScreenshotError,

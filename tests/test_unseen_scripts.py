@@ -12,7 +12,7 @@ import pytest
 from pipeline.runtime.predictor import UNKNOWN, ArtifactError, Predictor, read_manifest
 from pipeline.runtime.scripts import UnseenScripts, common_scripts, letter_scripts, script_of
 from pipeline.stages.export import MIN_SCRIPT_SHARE, trained_scripts
-from pipeline.tools.local_server import running_server
+from tools.local_server import running_server
 
 from conftest import tiny_config
 

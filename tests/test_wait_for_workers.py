@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipeline.tools.loadtest import wait_for_workers
+from tools.loadtest import wait_for_workers
 
 
 @contextmanager

@@ -48,7 +48,7 @@ class ExtraTrainConfig(Section):
     )
     path: str | None = Field(
         None,
-        description="sib200, tatoeba: the corpus folder, e.g. ../shared/data/sib200/data/annotated; relative to the "
+        description="sib200, tatoeba: the corpus folder, e.g. a local copy of SIB-200's data/annotated folder; relative to the "
         "working directory, as data.folder and data.train_file are. wordfreq: none (the package holds its data).",
     )
     max_per_language: int | None = Field(

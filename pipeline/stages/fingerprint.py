@@ -1,7 +1,7 @@
 """Skip a stage whose inputs have not changed since it last finished, as DVC and spaCy projects do.
 
 After a stage finishes, a stamp in `artifacts/<run>/stages/<stage>.json` records two things:
-- the fingerprint of its inputs: its config sections, the code of `pipeline/` (tools excepted) and the
+- the fingerprint of its inputs: its config sections, the code of `pipeline/` and the
   versions of the libraries that shape results, the local source files for prepare, and the stamp of each
   upstream stage;
 - the size and modification time of every output file.
@@ -70,12 +70,11 @@ def stamp_path(cfg: Config, stage: str) -> Path:
 
 @functools.cache
 def code_version() -> str:
-    """Hash of the package's source (the tools excepted: they never change a stage's output) and libraries."""
+    """Hash of the package's source and libraries (the tools live outside it, in tools/: they never change a
+    stage's output)."""
     digest = hashlib.sha256()
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE)
-        if relative.parts[0] == "tools":
-            continue
         digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
     for name in LIBRARIES:
         try:

@@ -20,10 +20,10 @@ from pipeline.config import Config, load_config
 from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.prepare import read_split
-from pipeline.tools import langid_bench, loadtest, speed
-from pipeline.tools.local_server import ROOT, running_server
 from serving.model_store import import_export
 from serving.settings import SETTINGS
+from tools import langid_bench, loadtest, speed
+from tools.local_server import ROOT, running_server
 
 
 def endpoint_vs_in_process(
@@ -157,7 +157,7 @@ def served_markdown(result: dict) -> str:
         [
             "## Served endpoint against in-process throughput",
             "",
-            f"{result['clients']} concurrent clients (threads with keep-alive connections, `pipeline/tools/loadtest.py`) against"
+            f"{result['clients']} concurrent clients (threads with keep-alive connections, `tools/loadtest.py`) against"
             " `bentoml serve` on 127.0.0.1, with the load generator on the same cores as the server. The in-process"
             f" predictor classifies the same test sentences with the same {result['variant']} model in batches of {result['batch_size']}"
             f" in one thread. {rounds} rounds per row; each round measures the in-process predictor for"

@@ -111,7 +111,7 @@ def compare(
     header = [
         "# Model comparison",
         "",
-        f"Produced by `python -m pipeline.tools.comparison --train {config}"
+        f"Produced by `python -m tools.comparison --train {config}"
         f"{''.join(f' --with {o}' for o in others)} {' '.join(f'--set {o}' for o in overrides)}`"
         f" (`make compare`) on {dt.date.today().isoformat()}, on {describe()}.",
         f"Every kind trained on the same data ({config}), with the same seed, early stopping and epochs budget"

@@ -30,8 +30,8 @@ from pipeline.config import load_config  # noqa: E402
 from pipeline.data.language_codes import SIB_FOLDERS  # noqa: E402
 from pipeline.machine import describe  # noqa: E402
 from pipeline.runtime.predictor import Predictor  # noqa: E402
-from pipeline.tools.langid_bench import make_args  # noqa: E402
-from pipeline.tools.local_server import ROOT  # noqa: E402
+from tools.langid_bench import make_args  # noqa: E402
+from tools.local_server import ROOT  # noqa: E402
 
 # SIB-200 folders in the ISO 639-3 macrolanguage of an eld label (or the same language in another script).
 MACRO_SIBLINGS = {

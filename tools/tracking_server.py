@@ -1,6 +1,6 @@
 """A shared-style MLflow tracking server on one machine: PostgreSQL from the OS packages, `mlflow server` over it.
 
-`python -m pipeline.tools.tracking_server` (`make tracking-server`) starts PostgreSQL on a free 127.0.0.1
+`python -m tools.tracking_server` (`make tracking-server`) starts PostgreSQL on a free 127.0.0.1
 port with its cluster in mlruns/tracking-server/postgres, creates the `mlflow` role and database, and runs
 `mlflow server --backend-store-uri postgresql://mlflow@127.0.0.1:<pg port>/mlflow --artifacts-destination
 mlruns/tracking-server/artifacts` on 127.0.0.1. It prints the MLFLOW_TRACKING_URI to export and stays in the
@@ -36,9 +36,9 @@ from types import FrameType
 import psutil
 
 from pipeline.errors import PipelineError
-from pipeline.tools.local_server import ROOT, free_port, local_process
+from tools.local_server import ROOT, free_port, local_process
 
-MODULE = "pipeline.tools.tracking_server"  # how `stop` recognises the foreground process
+MODULE = "tools.tracking_server"  # how `stop` recognises the foreground process
 DEFAULT_HOME = ROOT / "mlruns" / "tracking-server"
 DEFAULT_PORT = 5001  # beside `make ui`'s 5000
 PG_USER = "postgres"  # the cluster's superuser, and the OS user that runs it when we are root
@@ -192,7 +192,7 @@ def _init_cluster(home: Home, bin_dir: Path) -> str:
     finally:
         pwfile.unlink()
     with (home.data / "postgresql.conf").open("a") as conf:
-        conf.write("\n# pipeline.tools.tracking_server: TCP on loopback only, no Unix socket\n"
+        conf.write("\n# tools.tracking_server: TCP on loopback only, no Unix socket\n"
                    "listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n")
     return password
 

@@ -1,6 +1,6 @@
 """`make soak`: `bentoml serve` of the exported model under the mixed load for SOAK_SECONDS, then a verdict.
 
-16 clients send the mixed traffic of `pipeline.tools.mixed_load` (valid requests of 1-16 texts and 30% bad ones).
+16 clients send the mixed traffic of `tools.mixed_load` (valid requests of 1-16 texts and 30% bad ones).
 The server's process tree RSS is sampled every 30 s; a sample of valid answers is checked against the
 in-process predictor after the load, so the check does not take the server's cores during it. Writes
 reports/reliability.md and .json. Goal: 0 5xx, 0 wrong answers, RSS growth under 5% from minute 1 to the end
@@ -30,10 +30,10 @@ from pipeline.config import load_config
 from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.prepare import read_split
-from pipeline.tools import mixed_load
-from pipeline.tools.loadtest import _percentile
-from pipeline.tools.local_server import running_process
 from serving.model_store import import_export
+from tools import mixed_load
+from tools.loadtest import _percentile
+from tools.local_server import running_process
 
 SAMPLE_EVERY_S = 30
 MAX_RSS_GROWTH = 0.05
@@ -87,7 +87,7 @@ def markdown(f: SoakFigures, header: str) -> str:
     rss = "\n".join(f"| {t:.0f} | {mb:.1f} |" for t, mb in f.rss_mb)
     return "\n".join([
         "# Reliability soak", "", header, "",
-        f"{f.clients} clients, {f.seconds:.0f} s of mixed requests (`pipeline/tools/mixed_load.py`: 70% valid, 1-16 texts,"
+        f"{f.clients} clients, {f.seconds:.0f} s of mixed requests (`tools/mixed_load.py`: 70% valid, 1-16 texts,"
         " up to 10,000 characters, several scripts; 30% bad).", "",
         "| status | requests |", "|---|---|", statuses, f"| dropped connection | {f.dropped} |", "",
         f"Latency: p50 {f.p50_ms:.1f} ms, p95 {f.p95_ms:.1f} ms, p99 {f.p99_ms:.1f} ms."

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]  # the project root: pipeline/tools/local_server.py
+ROOT = Path(__file__).resolve().parents[1]  # the project root: tools/local_server.py
 
 
 def free_port() -> int:

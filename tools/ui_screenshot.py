@@ -29,7 +29,7 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.config import Config, load_config
 from pipeline.stages.tracking import tracking_uri
-from pipeline.tools.local_server import free_port, local_server
+from tools.local_server import free_port, local_server
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 COLUMNS = ["params.`model.kind`", "metrics.`test_accuracy`", "metrics.`test_macro_f1`", "attributes.`Duration`"]
