@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pipeline.runtime.predictor import Predictor
+from pipeline.runtime.predictor import UNKNOWN, Predictor
 
 EXTRA_SCRIPTS = ("😀🎉 emoji 🚀", "مرحبا بالعالم", "שלום עולם", "早上好，世界", "Ελληνικά и русский", "नमस्ते दुनिया")
 MAX_LONG_CHARS = 10_000
@@ -131,20 +131,26 @@ def run(
 def wrong_answers(predictor: Predictor, samples: Sequence[tuple[list[str], int, list[dict]]], tolerance: float) -> list[str]:
     """Answers that differ from the in-process predictor beyond `tolerance`, one line each.
 
-    An answer is wrong when its score is off by more than the tolerance, or when it names another label than
-    the predictor and that label's probability is more than the tolerance below the best one: int8 models
-    quantize activations per batch, so near-ties may order differently with other batch neighbours.
+    An answer is wrong when its score is off by more than the tolerance, or when it ranks first another label than
+    the predictor and that label's probability is more than the tolerance below the best one (int8 models
+    quantize activations per batch, so near-ties may order differently with other batch neighbours), or when one
+    side answers `unknown` (the abstain threshold or the unseen-script rule) and the other does not.
     """
     wrong = []
     everything = len(predictor.labels)
+    floor = predictor.abstain_below or 0.0
     for texts, top_k, answer in samples:
         if len(answer) != len(texts):
             wrong.append(f"{len(answer)} answers for {len(texts)} texts")
             continue
         for text, got, want in zip(texts, answer, predictor.predict(texts, top_k=everything, batch_size=16), strict=True):
             probs = {t["label"]: t["score"] for t in want.top_k}
-            off = abs(got["score"] - probs.get(got["label"], -1.0))
-            behind = want.score - probs.get(got["label"], -1.0)
-            if off > tolerance or behind > tolerance or len(got["top_k"]) != top_k or got["truncated"] != want.truncated:
+            best = got["top_k"][0]["label"] if got["top_k"] else got["label"]  # the model's own first, even when unknown
+            off = abs(got["score"] - probs.get(best, -1.0))
+            behind = want.score - probs.get(best, -1.0)
+            # unknown on one side only: wrong, unless the score sits within the tolerance of the abstain threshold
+            abstained = (got["label"] == UNKNOWN) != (want.label == UNKNOWN) and abs(want.score - floor) > tolerance
+            if (off > tolerance or behind > tolerance or abstained or len(got["top_k"]) != top_k
+                    or got["truncated"] != want.truncated):
                 wrong.append(f"{text[:40]!r}: served {got['label']} {got['score']:.4f}, in-process {want.label} {want.score:.4f}")
     return wrong
