@@ -31,10 +31,13 @@ PIPELINE = Path(sys.executable).parent / "pipeline"
 DEADLINE = 300
 # Batch 4 gives 75 steps an epoch on the tiny data, and one log line per step shows where training is.
 RESUMABLE = {"train.epochs": "3", "train.batch_size": "4", "train.logging_steps": "1", "train.early_stopping_patience": "10"}
+# The kill test trains the transformer: the default's char n-gram steps take about a millisecond, so the whole
+# run could end between the log line that triggers the kill and the kill itself.
+SLOW_STEPS = "langid-transformer.yaml"
 
 
-def _command(stage: str, root: Path, **overrides: str) -> list[str]:
-    return [str(PIPELINE), stage, "--config", str(ROOT / "configs" / "default.yaml"), *tiny_overrides(root, **overrides)]
+def _command(stage: str, root: Path, config: str = "default.yaml", **overrides: str) -> list[str]:
+    return [str(PIPELINE), stage, "--config", str(ROOT / "configs" / config), *tiny_overrides(root, config, **overrides)]
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -42,8 +45,8 @@ def _env(**extra: str) -> dict[str, str]:
     return os.environ | {"PYTHONUNBUFFERED": "1"} | extra
 
 
-def _run(stage: str, root: Path, **overrides: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(_command(stage, root, **overrides), env=_env(), capture_output=True, text=True, timeout=DEADLINE)
+def _run(stage: str, root: Path, config: str = "default.yaml", **overrides: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(_command(stage, root, config, **overrides), env=_env(), capture_output=True, text=True, timeout=DEADLINE)
     assert done.returncode == 0, f"pipeline {stage} failed:\n{done.stderr[-3000:]}"
     return done
 
@@ -94,14 +97,14 @@ def _lock_is_held(cfg) -> bool:
 @pytest.mark.slow
 def test_training_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    _run("train", whole, **RESUMABLE)
-    expected = _final_validation(tiny_config(whole, **RESUMABLE))
-    expected_weights = sha256(tiny_config(whole, **RESUMABLE).paths.model / "model.safetensors")
+    _run("train", whole, SLOW_STEPS, **RESUMABLE)
+    expected = _final_validation(tiny_config(whole, SLOW_STEPS, **RESUMABLE))
+    expected_weights = sha256(tiny_config(whole, SLOW_STEPS, **RESUMABLE).paths.model / "model.safetensors")
 
-    cfg = tiny_config(killed, **RESUMABLE)
+    cfg = tiny_config(killed, SLOW_STEPS, **RESUMABLE)
     with (tmp_path / "killed.err").open("w") as stderr:
         process = subprocess.Popen(
-            _command("train", killed, **RESUMABLE), env=_env(), stdout=subprocess.PIPE, stderr=stderr, text=True
+            _command("train", killed, SLOW_STEPS, **RESUMABLE), env=_env(), stdout=subprocess.PIPE, stderr=stderr, text=True
         )
         # The Trainer prints each log dict ({'loss': ..., 'epoch': 1.04}) after the previous epoch's
         # evaluation and checkpoint: a step logged in (1, 1.5) means checkpoint-75 is written and the
@@ -119,7 +122,7 @@ def test_training_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path)
     assert checkpoint is not None and checkpoint.name == "checkpoint-75", checkpoint
     assert not cfg.paths.model.exists(), "a killed training left a model folder that looks finished"
 
-    _run("train", killed, **RESUMABLE, **{"train.resume": "true"})
+    _run("train", killed, SLOW_STEPS, **RESUMABLE, **{"train.resume": "true"})
     assert not (cfg.paths.artifacts / "model.staging").exists()
     # The Trainer restores the optimizer, scheduler, RNG states and data order from checkpoint-75, so
     # the resumed run is the uninterrupted one replayed: the same floats, and the same weights, bit for bit.
