@@ -43,8 +43,10 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help setup lint prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench langid-bench abstain-curve soak tracking-server tracking-server-stop test test-slow test-notebooks clean lock
 
-help: ## list the targets
+help: ## list the targets, then the pipeline's stages from their registry (pipeline/stages/registry.py)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
+	@echo
+	@python3 -m pipeline.stages.registry
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +59,7 @@ setup: $(STAMP) ## create .venv and install the project (cheap when nothing chan
 prepare: setup ## read, clean and split the data; make the tokenizer; coverage report
 	$(BIN)/pipeline prepare --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
 
-train: setup ## train the model (runs prepare first when its output is missing or stale); PROCESSES=2 trains in 2 processes
+train: setup ## train the model (a stale upstream stage runs first, here prepare); PROCESSES=2 trains in 2 processes
 	$(TRAIN_LAUNCH) train --config $(CONFIG) $(FORCE_FLAG) $(ARGS)
 
 evaluate: setup ## score on the test split: reports/<run>/metrics.json, evaluation.md, plots

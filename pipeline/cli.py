@@ -3,88 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
-from pipeline.config import Config, describe, load_config
+from pipeline.config import describe, load_config
 from pipeline.errors import PipelineError
+from pipeline.stages import runner
+from pipeline.stages.registry import STAGES
 
-STAGES: dict[str, str] = {
-    "prepare": "read, clean and split the data; make the tokenizer; report coverage",
-    "train": "train the model (runs prepare first when its output is missing or stale)",
-    "evaluate": "score the trained model on the test split, per class and per language",
-    "export": "export to ONNX fp32 + int8, check parity with PyTorch, register in MLflow",
-    "explain": "attention heatmaps per layer and head, and a t-SNE map of sentence embeddings",
-    "config": "print the resolved config, or with --describe every key with its type, default and help",
-}
+CONFIG_STAGE_HELP = "print the resolved config, or with --describe every key with its type, default and help"
 PATH_NAMES = ["data", "artifacts", "model", "checkpoints", "export", "reports"]
 PREDICT_HELP = "classify texts from a file or stdin with the exported model (JSONL or CSV out)"
 CONFIG_HELP = "YAML config under configs/; repeat to merge several, later ones winning (default: built-in defaults)"
 
 
-def _entry(stage: str) -> Callable[[Config], object]:
-    """The function behind a stage name (every stage but `config`, which main() answers itself)."""
-    # Imported lazily: `pipeline config` should not pay for importing torch and transformers.
-    if stage == "prepare":
-        from pipeline.stages.prepare import prepare
-
-        return prepare
-    if stage == "train":
-        from pipeline.stages.train import train
-
-        return train
-    if stage == "evaluate":
-        from pipeline.stages.evaluate import evaluate
-
-        return evaluate
-    if stage == "export":
-        from pipeline.stages.export import export
-
-        return export
-    from pipeline.stages.explain import explain
-
-    return explain
-
-
-def _run_stage(stage: str, cfg: Config, force: bool) -> bool:
-    """Run one stage under the run's lock unless it is up to date; True when it ran.
-
-    The checks come before the stage imports torch or touches a file: an up-to-date stage, a dead
-    MLFLOW_TRACKING_URI or a second process on the same run is answered in seconds instead of after
-    prepare or training. Stamps are replaced atomically, so reading one needs no lock.
-    """
-    from pipeline.stages import fingerprint
-
-    stamp = None if force else fingerprint.up_to_date(cfg, stage)
-    if stamp is not None:
-        print(f"{stage}: up to date (inputs unchanged since {stamp['finished']}; --force or FORCE=1 reruns)", file=sys.stderr)
-        return False
-    # Imported here: `pipeline config` and an up-to-date stage should not pay for importing MLflow.
-    from pipeline.stages import distributed, tracking
-    from pipeline.stages.runlock import run_lock
-
-    if distributed.world_size() > 1 and stage != "train":
-        raise PipelineError(
-            f"`pipeline {stage}` runs in one process, not {distributed.world_size()}: launch only `pipeline train` "
-            f"with torchrun / accelerate launch, then run `pipeline {stage}` on its own"
-        )
-    tracking.check_reachable(tracking.tracking_uri(cfg))
-    # Of several training processes only the main one holds the lock: the others are its helpers, not rivals.
-    with run_lock(cfg, stage) if distributed.is_main() else contextlib.nullcontext():
-        _entry(stage)(cfg)
-    return True
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pipeline", description="Multilingual text classification pipeline.")
     sub = p.add_subparsers(dest="stage", required=True, metavar="STAGE")
-    for name, help_text in STAGES.items():
+    helps = {name: stage.help for name, stage in STAGES.items()} | {"config": CONFIG_STAGE_HELP}
+    for name, help_text in helps.items():
         s = sub.add_parser(name, help=help_text, description=help_text)
         s.add_argument("-c", "--config", action="append", help=CONFIG_HELP)
         s.add_argument("overrides", nargs="*", metavar="section.key=value", help="dotted overrides, e.g. train.epochs=1")
@@ -92,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--path", choices=PATH_NAMES, help="print only this output path of the run (for scripts)")
             s.add_argument("--describe", action="store_true", help="print every key with its type, default and help")
         else:
-            s.add_argument("--force", action="store_true", help="run even when the stage is up to date")
+            s.add_argument("--force", action="store_true", help="rerun the stage even when it is up to date (stale upstream stages run first either way)")
     s = sub.add_parser("predict", help=PREDICT_HELP, description=PREDICT_HELP)
     s.add_argument("input", nargs="?", type=Path, help=".txt (one text per line), .csv, .tsv, .jsonl or .parquet; stdin when absent")
     s.add_argument("-c", "--config", action="append", help="config whose export folder to use; repeatable, as for the stages (default: built-in defaults)")
@@ -139,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), end="")
             return 0
-        _run_stage(args.stage, cfg, args.force)
+        runner.run(cfg, args.stage, args.force)
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

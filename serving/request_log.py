@@ -1,11 +1,11 @@
 """Client errors (4xx) as one INFO line with the reason; server errors (5xx) keep their ERROR and traceback.
 
-BentoML logs every exception an API raises through `log_exception` in `bentoml._internal.server.http_app`,
-as ERROR with the full traceback, before it turns the exception into a 400 (pydantic validation, bad JSON)
-or into the exception's own status (`InvalidArgument` is 400). A bad request is the client's problem and
-part of normal traffic, so a traceback per bad request buries the tracebacks that matter. BentoML offers no
-hook between catching and logging; a filter on that logger rewrites only the records whose exception is a
-client error, so anything else it logs is untouched.
+BentoML logs every exception an API raises as ERROR with the full traceback, before it turns the exception
+into a 400 (pydantic validation, bad JSON) or into the exception's own status (`InvalidArgument` is 400). A
+bad request is the client's problem and part of normal traffic, so a traceback per bad request buries the
+tracebacks that matter. BentoML offers no hook between catching and logging; a filter on its (private) logger
+rewrites only the records whose exception is a client error, so anything else it logs is untouched. What
+depends on BentoML's internals, the logger and the shape of its record, is in serving/compat.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ import logging
 from bentoml.exceptions import BentoMLException
 from pydantic import ValidationError
 
-BENTOML_ERROR_LOGGER = "bentoml._internal.server.http_app"
+from serving.compat import BENTOML_ERROR_LOGGER, add_error_log_filter, failed_request
+
+# BENTOML_ERROR_LOGGER stays importable from here, next to the filter that reads its records.
+__all__ = ["BENTOML_ERROR_LOGGER", "ClientErrorFilter", "client_error", "install", "log_client_error"]
 MAX_REASON_CHARS = 300
 log = logging.getLogger("bentoml.textclf.requests")
 
@@ -41,15 +44,13 @@ class ClientErrorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         found = client_error(exc) if exc is not None else None
-        if found is None or not isinstance(record.args, tuple) or len(record.args) != 2:
+        request = failed_request(record) if found is not None else None
+        if found is None or request is None:
             return True
-        path, method = record.args
-        log_client_error(found[0], str(method), str(path), found[1])
+        log_client_error(found[0], *request, found[1])
         return False
 
 
 def install() -> None:
     """Attach the filter once, however often the service module is imported."""
-    logger = logging.getLogger(BENTOML_ERROR_LOGGER)
-    if not any(isinstance(f, ClientErrorFilter) for f in logger.filters):
-        logger.addFilter(ClientErrorFilter())
+    add_error_log_filter(ClientErrorFilter())

@@ -11,6 +11,7 @@ BentoML's dispatcher runs one batch at a time by default; this one lets `TEXTCLF
 run at once, so onnxruntime works on one batch while the event loop parses requests and writes the
 responses of the other. With one at a time the cores sat idle between batches; compare the two with
 `TEXTCLF_CONCURRENT_BATCHES=1 make bench` against `make bench` (the bench's server inherits the variable).
+Both the dispatcher and the semaphore are BentoML internals: serving/compat.py builds them, with the reasons.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from typing import Annotated, Any, NamedTuple
 import anyio
 import bentoml
 import numpy as np
-from bentoml._internal.marshal.dispatcher import CorkDispatcher, NonBlockSema
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from fastapi import FastAPI
 from pydantic import Field
 
 from pipeline.runtime.predictor import InputError, Predictor, read_manifest
-from serving import request_log
+from serving import compat, request_log
 from serving.body_limit import BodyLimit
 from serving.settings import SETTINGS
 
@@ -82,13 +82,12 @@ class TextClassifier:
             abstain_below=SETTINGS.abstain_below, unseen_scripts_unknown=SETTINGS.unseen_scripts_unknown,
         )
         self.batch_sizes: Counter[int] = Counter()
-        dispatcher = CorkDispatcher(
-            max_latency_in_ms=SETTINGS.max_latency_ms,
+        dispatcher = compat.batching_dispatcher(
+            max_latency_ms=SETTINGS.max_latency_ms,
             max_batch_size=SETTINGS.max_batch_size,
+            concurrent_batches=SETTINGS.concurrent_batches,
             fallback=_overloaded,
             get_batch_size=len,
-            batch_dim=(0, 0),
-            shared_sema=NonBlockSema(SETTINGS.concurrent_batches),
         )
         self._batched = dispatcher(self._infer_requests)
 

@@ -133,9 +133,9 @@ def only_the_rows_training_touched_moved(cfg) -> None:  # noqa: ANN001 - a pipel
     import torch
     from transformers import set_seed
 
+    from pipeline.data.prepared import read_labels, read_split
     from pipeline.models.course.ngram_hashing import ngram_rows
     from pipeline.models.modeling import build_model, load_trained
-    from pipeline.stages.prepare import read_labels, read_split
 
     trained, tokenizer = load_trained(cfg.paths.model)
     set_seed(cfg.train.seed)

@@ -14,8 +14,8 @@ import urllib.request
 
 import pytest
 
+from pipeline.data.prepared import read_split
 from pipeline.runtime.predictor import Predictor
-from pipeline.stages.prepare import read_split
 from tools.local_server import ROOT, running_server
 
 pytestmark = pytest.mark.slow

@@ -17,6 +17,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from tokenizers import Tokenizer
 
 from pipeline.config import ConfigError, ModelConfig, TokenizerConfig, load_config
+from pipeline.data.prepared import read_split
 from pipeline.data.tokenization import train_tokenizer
 from pipeline.models.course import CourseConfig, CourseForSequenceClassification
 from pipeline.models.course.char_ngram import window_means
@@ -27,7 +28,7 @@ from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.export import export
-from pipeline.stages.prepare import read_split
+from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train
 
 from conftest import ROOT, encoding_matches_transformers, only_the_rows_training_touched_moved, tiny_config
@@ -309,13 +310,14 @@ def test_tiny_run_through_every_stage_to_the_runtime(blocks: int, tmp_path: Path
             "model.hidden_size": "32",
             "export.quantize_operators": "[MatMul, Gather]",
             "export.registered_model_name": "textclf-char-ngram",
-            # as configs/langid-char-ngram.yaml trains: sparse rows of the n-gram table, Adagrad
+            # as configs/default.yaml trains: sparse rows of the n-gram table, Adagrad
             "train.optimizer": "adagrad",
             "train.weight_decay": "0",
             "train.learning_rate": "0.2",
         },
     )
     assert cfg.model.tokenizer.kind == "char"
+    prepare(cfg)
     train(cfg)
     assert evaluate(cfg).metrics["accuracy"] > 0.8
     only_the_rows_training_touched_moved(cfg)

@@ -117,3 +117,37 @@ def test_shipped_sib200_variants_share_the_topic_data():
     assert crosslingual.model_dump(exclude={"languages", "train_languages"}) == topic.model_dump(
         exclude={"languages", "train_languages"}
     )
+
+
+def _sib_copy(root: Path, languages=("eng_Latn", "zho_Hant")) -> Path:
+    """A local SIB-200 copy in its layout: <lang_Script>/{train,dev,test}.tsv with index_id, category, text."""
+    for lang in languages:
+        (root / lang).mkdir(parents=True)
+        for split in ("train", "dev", "test"):
+            (root / lang / f"{split}.tsv").write_text(f"index_id\tcategory\ttext\n1\tsports\t{lang} {split}\n")
+    return root
+
+
+def test_sib200_configs_read_the_hub_by_default_and_a_local_copy_by_override(tmp_path):
+    from pipeline.data.sources import read_source
+
+    for name in ("sib200-topic", "sib200-topic-e5", "sib200-topic-minilm", "sib200-crosslingual-e5", "langid-sib200-all"):
+        data = load_config(ROOT / f"configs/{name}.yaml").data
+        assert (data.source, data.hub_id, data.folder) == ("hub", "Davlan/sib200", None), name
+    every = load_config(ROOT / "configs/langid-sib200-all.yaml").data
+    # no languages named and labels from the language: every config of the Hub dataset (pipeline/data/sources.py)
+    assert every.languages == [] and every.label_from == "language" and every.hub_config is None
+    assert every.extra_train == [] and every.exclude_labels == [] and every.max_train_per_label is None
+    # the override the docs give for a local copy reads every language folder, labelled by its name
+    copy = _sib_copy(tmp_path / "sib200" / "data" / "annotated")
+    local = load_config(ROOT / "configs/langid-sib200-all.yaml", ["data.source=folder", f"data.folder={copy}"]).data
+    train = read_source(local).splits["train"]
+    assert sorted(train["label"]) == ["eng_Latn", "zho_Hant"]
+
+
+def test_config_comments_name_no_machine_path():
+    """A clone has no ../shared/data: comments describe a local copy generically (the one value that keeps such a
+    path, langid-more-data's extra_train, says so in its comment)."""
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        comments = [line.partition("#")[2] for line in path.read_text(encoding="utf-8").splitlines() if "#" in line]
+        assert not [c for c in comments if "shared/" in c], path.name

@@ -4,11 +4,12 @@ import json
 
 import pytest
 
+from pipeline.data.prepared import read_split
 from pipeline.models.course import KINDS
 from pipeline.runtime.predictor import Predictor
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.export import export
-from pipeline.stages.prepare import read_split
+from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train
 
 from conftest import tiny_config
@@ -17,6 +18,7 @@ from conftest import tiny_config
 @pytest.mark.parametrize("kind", KINDS)
 def test_course_kind_runs_end_to_end_through_export(tmp_path, kind):
     cfg = tiny_config(tmp_path, "langid-transformer.yaml", **{"model.kind": kind, "export.registered_model_name": f"textclf-{kind}"})
+    prepare(cfg)
     train(cfg)
     metrics = evaluate(cfg).metrics
     assert metrics["accuracy"] > 0.5, (kind, metrics["accuracy"])

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from pipeline.data.prepared import read_split
 from pipeline.runtime.predictor import Predictor
-from pipeline.stages.prepare import read_split
 
 
 def test_split_requests_answer_like_the_predictor_in_order(bento_model, pipeline_run, monkeypatch):

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from pipeline.data.prepared import read_split
 from pipeline.runtime.predictor import Predictor, sha256
 from pipeline.stages import fingerprint, tracking
-from pipeline.stages.prepare import read_split
+from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train
 
 from conftest import tiny_config
@@ -106,7 +107,9 @@ def test_registered_model_predicts_like_the_predictor(pipeline_run):
 
 
 def test_same_config_and_data_give_the_same_metrics(pipeline_run, tmp_path):
-    again = train(tiny_config(tmp_path))
+    cfg = tiny_config(tmp_path)
+    prepare(cfg)
+    again = train(cfg)
     first = pipeline_run["train"].best_metrics
     assert again.best_metrics["macro_f1"] == first["macro_f1"]
     assert np.isclose(again.best_metrics["loss"], first["loss"], atol=1e-6)
@@ -114,6 +117,7 @@ def test_same_config_and_data_give_the_same_metrics(pipeline_run, tmp_path):
 
 def test_resume_continues_from_the_last_checkpoint(tmp_path):
     cfg = tiny_config(tmp_path, **{"train.epochs": "1"})
+    prepare(cfg)
     train(cfg)
     tracking.experiment_id(cfg)
     first = tracking.current_parent(cfg)

@@ -7,6 +7,7 @@ import torch
 
 from pipeline.models.modeling import load_trained
 from pipeline.stages.explain import explain, sentence_embeddings
+from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train
 
 from conftest import tiny_config
@@ -18,6 +19,7 @@ TRANSFORMER = "langid-transformer.yaml"
 def bert_run(tmp_path_factory):
     """The tiny Hugging Face BERT of configs/langid-transformer.yaml, trained once (the default has no attention)."""
     cfg = tiny_config(tmp_path_factory.mktemp("bert"), TRANSFORMER)
+    prepare(cfg)
     train(cfg)
     return {"cfg": cfg}
 
@@ -37,9 +39,11 @@ def test_explain_hugging_face_bert(bert_run):
 
 def test_explain_course_transformer_and_a_model_without_attention(tmp_path):
     cfg = tiny_config(tmp_path / "t", TRANSFORMER, **{"model.kind": "transformer", "train.epochs": "2"})
+    prepare(cfg)
     train(cfg)
     _check(explain(cfg), layers=1, heads=2)
     cnn = tiny_config(tmp_path / "c", TRANSFORMER, **{"model.kind": "textcnn", "train.epochs": "1"})
+    prepare(cnn)
     train(cnn)
     result = explain(cnn)
     assert result.attention_maps == [] and "has no attention to show" in result.report.read_text()

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.data.prepared import read_split
 from pipeline.runtime.predictor import Predictor, read_manifest, sha256
-from pipeline.stages.prepare import read_split
 from pipeline.stages.runlock import RunLockedError, lock_path, run_lock
 from pipeline.stages.train import last_complete_checkpoint
 

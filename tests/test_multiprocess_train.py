@@ -19,7 +19,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pipeline import cli
-from pipeline.stages.prepare import read_split
+from pipeline.data.prepared import read_split
 from pipeline.stages.tracking import STAGE_TAG
 from tools.local_server import free_port
 

@@ -6,13 +6,13 @@ import shutil
 import numpy as np
 import pytest
 
+from pipeline.data.prepared import read_split
 from pipeline.errors import ParityError
 from pipeline.metrics.groups import groups_of
 from pipeline.models.modeling import load_trained
 from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import ArtifactError, Predictor
 from pipeline.stages.export import export, parity_scores
-from pipeline.stages.prepare import read_split
 
 from conftest import encoding_matches_transformers, tiny_config
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import bentoml
 import pytest
 
+from pipeline.data.prepared import read_split
 from pipeline.runtime.predictor import Predictor, read_manifest
-from pipeline.stages.prepare import read_split
 from serving.model_store import import_export
 from tools import mixed_load
 from tools.local_server import running_process, running_server

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from pipeline.data.prepared import read_split
 from pipeline.runtime.predictor import Predictor
-from pipeline.stages.prepare import read_split
 from tools import bench, loadtest
 from tools.local_server import running_server
 

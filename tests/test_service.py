@@ -3,8 +3,8 @@
 import pytest
 from starlette.testclient import TestClient
 
+from pipeline.data.prepared import read_split
 from pipeline.runtime.predictor import ArtifactError, Predictor
-from pipeline.stages.prepare import read_split
 
 
 @pytest.fixture(scope="module")

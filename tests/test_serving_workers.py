@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
+from pipeline.data.prepared import read_split
 from pipeline.runtime.predictor import Predictor
-from pipeline.stages.prepare import read_split
 from tools import bench, mixed_load
 from tools.loadtest import batches_by_worker, wait_for_workers
 from tools.local_server import running_server

@@ -117,3 +117,81 @@ def test_hub_code_path_with_a_dataset_written_to_disk(tmp_path):
 def test_hub_failure_is_a_clear_error():
     with pytest.raises(DataError, match="could not load dataset nobody/no-such-dataset"):
         read_source(DataConfig(source="hub", hub_id="nobody/no-such-dataset"))
+
+
+def _hub_repo(root, languages=("fra_Latn", "eng_Latn")):
+    """A local dataset repository with one config per language, as SIB-200's Davlan/sib200 on the Hub: the
+    README's `configs:` names each config's split files, which load_dataset and get_dataset_config_names read."""
+    configs = []
+    for lang in languages:
+        (root / lang).mkdir(parents=True)
+        for split in ("train", "validation", "test"):
+            frame = pd.DataFrame(
+                {"index_id": [1, 2], "category": ["sports", "health"], "text": [f"{lang} {split} a", f"{lang} {split} b"]}
+            )
+            frame.to_parquet(root / lang / f"{split}.parquet")
+        files = "".join(f"  - split: {s}\n    path: {lang}/{s}.parquet\n" for s in ("train", "validation", "test"))
+        configs.append(f"- config_name: {lang}\n  data_files:\n{files}")
+    (root / "README.md").write_text("---\nconfigs:\n" + "".join(configs) + "---\n")
+    return root
+
+
+def test_hub_with_language_labels_and_no_languages_reads_every_config(tmp_path):
+    repo = _hub_repo(tmp_path / "sib200")
+    raw = read_source(DataConfig(source="hub", hub_id=str(repo), label_from="language"))
+    assert set(raw.splits) == {"train", "validation", "test"}
+    train = raw.splits["train"]
+    assert set(train["label"]) == {"eng_Latn", "fra_Latn"}
+    assert (train["label"] == train["language"]).all()
+    assert train.loc[train["label"] == "fra_Latn", "text"].tolist() == ["fra_Latn train a", "fra_Latn train b"]
+    # named languages are still a subset, and topic labels come from the column as before
+    subset = read_source(DataConfig(source="hub", hub_id=str(repo), label_column="category", languages=["fra_Latn"]))
+    assert set(subset.splits["test"]["label"]) == {"sports", "health"}
+    assert set(subset.splits["test"]["language"]) == {"fra_Latn"}
+
+
+class _FakeHub:
+    """Stands in for the Hub at its two calls, get_dataset_config_names and load_dataset; records them."""
+
+    def __init__(self, configs):
+        self.configs, self.listed, self.loaded = configs, [], []
+
+    def get_dataset_config_names(self, path, **_):
+        self.listed.append(path)
+        return list(self.configs)
+
+    def load_dataset(self, path, name=None, **_):
+        import datasets
+
+        self.loaded.append((path, name))
+        rows = pd.DataFrame({"index_id": [1], "category": ["travel"], "text": [f"{name} sentence"]})
+        return datasets.DatasetDict({s: datasets.Dataset.from_pandas(rows) for s in ("train", "validation", "test")})
+
+
+def test_hub_id_without_languages_lists_its_configs_on_the_hub(monkeypatch):
+    import datasets
+
+    hub = _FakeHub(["zul_Latn", "ace_Arab", "eng_Latn"])
+    monkeypatch.setattr(datasets, "get_dataset_config_names", hub.get_dataset_config_names)
+    monkeypatch.setattr(datasets, "load_dataset", hub.load_dataset)
+    raw = read_source(DataConfig(source="hub", hub_id="Davlan/sib200", label_from="language"))
+    assert hub.listed == ["Davlan/sib200"]
+    assert hub.loaded == [("Davlan/sib200", name) for name in ("ace_Arab", "eng_Latn", "zul_Latn")]
+    assert raw.splits["train"]["label"].tolist() == ["ace_Arab", "eng_Latn", "zul_Latn"]
+    assert raw.origin == "hub: Davlan/sib200"
+    # languages named: no listing; topic labels with no languages: the one config data.hub_config names
+    hub.listed.clear(), hub.loaded.clear()
+    read_source(DataConfig(source="hub", hub_id="Davlan/sib200", label_from="language", languages=["eng_Latn"]))
+    read_source(DataConfig(source="hub", hub_id="Davlan/sib200", label_column="category", hub_config="eng_Latn"))
+    assert hub.listed == [] and hub.loaded == [("Davlan/sib200", "eng_Latn")] * 2
+
+
+def test_hub_config_listing_failure_is_a_clear_error(monkeypatch):
+    import datasets
+
+    def unreachable(path, **_):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "get_dataset_config_names", unreachable)
+    with pytest.raises(DataError, match="could not load dataset Davlan/sib200: listing its configs failed: no network"):
+        read_source(DataConfig(source="hub", hub_id="Davlan/sib200", label_from="language"))

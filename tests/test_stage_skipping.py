@@ -126,3 +126,40 @@ def test_a_stage_that_dies_leaves_no_stamp(copied_run, monkeypatch):
         export_stage.export(cfg)
     assert not fingerprint.stamp_path(cfg, "export").exists()
     assert fingerprint.up_to_date(cfg, "export") is None
+
+
+def test_a_stale_upstream_stage_runs_first_and_force_reruns_only_the_named_stage(copied_run, capsys):
+    from conftest import tiny_config
+
+    cfg = tiny_config(copied_run)
+    stamps = {stage: fingerprint.stamp_path(cfg, stage).read_text() for stage in STAGES}
+    assert cli("export", copied_run, force=True) == 0
+    assert said_up_to_date(capsys) == []
+    assert fingerprint.stamp_path(cfg, "train").read_text() == stamps["train"]  # --force reran export alone
+    assert fingerprint.stamp_path(cfg, "export").read_text() != stamps["export"]
+    (cfg.paths.data / "train.jsonl").unlink()  # prepare's output gone: prepare, train and evaluate are stale
+    assert cli("evaluate", copied_run) == 0
+    assert said_up_to_date(capsys) == []
+    assert (cfg.paths.data / "train.jsonl").is_file()
+    for stage in ("prepare", "train", "evaluate"):
+        assert fingerprint.stamp_path(cfg, stage).read_text() != stamps[stage], stage
+        assert fingerprint.up_to_date(cfg, stage) is not None, stage
+    assert fingerprint.up_to_date(cfg, "export") is None  # downstream of the retrained model, not asked for
+
+
+def test_the_registry_is_what_the_cli_and_make_offer():
+    import argparse
+
+    from pipeline.cli import parser
+    from pipeline.stages.registry import STAGES as REGISTRY
+    from pipeline.stages.registry import upstream_of
+
+    commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) == {*REGISTRY, "config", "predict"}
+    makefile = (ROOT / "Makefile").read_text()
+    for name, stage in REGISTRY.items():
+        assert stage.function().__module__ == f"pipeline.stages.{name}"
+        assert f"\n{name}: " in makefile, f"make has no {name} target"
+        assert set(stage.upstream) <= set(REGISTRY)
+    assert upstream_of("evaluate") == ["prepare", "train"]
+    assert upstream_of("prepare") == []

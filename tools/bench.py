@@ -17,9 +17,9 @@ from pathlib import Path
 from bentoml._internal.configuration.containers import BentoMLContainer
 
 from pipeline.config import Config, load_config
+from pipeline.data.prepared import read_split
 from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
-from pipeline.stages.prepare import read_split
 from serving.model_store import import_export
 from serving.settings import SETTINGS
 from tools import langid_bench, loadtest, speed

@@ -76,12 +76,10 @@ def compare(
     config: Path, kinds: tuple[str, ...], output: Path, overrides: tuple[str, ...] = (), others: tuple[Path, ...] = ()
 ) -> Path:
     """Train, evaluate and export every kind on one config, and each of `others` as it is, into one MLflow
-    experiment, then write the table."""
+    experiment, then write the table. Stages run through the runner, so a rerun retrains only what changed."""
+    from pipeline.data.prepared import read_split
     from pipeline.errors import ParityError
-    from pipeline.stages.evaluate import evaluate
-    from pipeline.stages.export import export
-    from pipeline.stages.prepare import read_split
-    from pipeline.stages.train import train
+    from pipeline.stages import runner
 
     base = load_config(config, list(overrides))
     experiment = f"mlflow.experiment={base.mlflow.experiment}-compare"
@@ -95,10 +93,9 @@ def compare(
         configs[f"{cfg.run_name} ({cfg.model.kind})"] = cfg
     runs, failures = {}, {}
     for kind, cfg in configs.items():
-        train(cfg)
-        evaluate(cfg)
+        runner.run(cfg, "evaluate")
         try:
-            export(cfg)
+            runner.run(cfg, "export")
         except ParityError as err:
             failures[kind] = str(err)
         runs[kind] = cfg

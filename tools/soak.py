@@ -27,9 +27,9 @@ from pathlib import Path
 import psutil
 
 from pipeline.config import load_config
+from pipeline.data.prepared import read_split
 from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
-from pipeline.stages.prepare import read_split
 from serving.model_store import import_export
 from tools import mixed_load
 from tools.loadtest import _percentile

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import Config
+from pipeline.data.prepared import read_split
 from pipeline.models.modeling import load_trained
 from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import Predictor
-from pipeline.stages.prepare import read_split
 
 BATCHES = (1, 32)
 

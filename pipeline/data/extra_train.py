@@ -1,5 +1,5 @@
 """Optional extra training sentences for eld's language ID: word sequences drawn from the word lists of the
-PyPI package wordfreq (installed, so offline on every clone), or real sentences from corpora ../shared/data holds.
+PyPI package wordfreq (installed, so offline on every clone), or real sentences from local copies of SIB-200 and Tatoeba.
 
 eld's 700 training sentences per language are web text, and its Norwegian mixes Bokmål, Nynorsk and old
 spellings; wordfreq's lists are counted over Wikipedia, subtitles, news and web text in the millions of words.
@@ -64,7 +64,7 @@ def read_extra(cfg: ExtraTrainConfig, languages: list[str], seed: int = 42) -> E
     if not root.is_dir():
         raise DataError(
             f"data.extra_train ({cfg.source}): folder not found: {root} (resolved to {root.resolve()}). This "
-            "training data is optional (from ../shared/data): fix the path or remove the data.extra_train entry."
+            "training data is optional (a local copy of the corpus): fix the path or remove the data.extra_train entry."
         )
     codes = CODES[cfg.source]
     frames, skipped, over_cap = [], {}, 0

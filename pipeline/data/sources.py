@@ -130,11 +130,36 @@ def read_folder(cfg: DataConfig) -> RawData:
     return RawData({s: pd.concat(f, ignore_index=True) for s, f in splits.items()}, origin=f"folder: {root}")
 
 
+def hub_configs(cfg: DataConfig) -> tuple[list[str | None], bool]:
+    """The Hub dataset configs read_hub loads, and whether each one is a language (named in the rows' language
+    column, and their label under label_from=language).
+
+    data.languages names them. Empty with data.label_from=language and no data.hub_config: every config the
+    dataset has (SIB-200's Davlan/sib200 has one per language), listed by datasets.get_dataset_config_names,
+    sorted. Otherwise data.hub_config alone (None: the dataset's default config), its languages, if any,
+    from data.language_column.
+    """
+    if cfg.languages:
+        return list(cfg.languages), True
+    if cfg.label_from != "language" or cfg.hub_config:
+        return [cfg.hub_config], False
+    import datasets
+
+    try:
+        names = datasets.get_dataset_config_names(cfg.hub_id)
+    except Exception as err:  # noqa: BLE001 - datasets raises many types; the message is what matters
+        raise DataError(f"could not load dataset {cfg.hub_id}: listing its configs failed: {err}") from err
+    if not names:
+        raise DataError(f"dataset {cfg.hub_id} lists no configs; name them in data.languages")
+    return sorted(names), True
+
+
 def read_hub(cfg: DataConfig) -> RawData:
     """Real Hub code path for online users; a local dataset folder takes the same path offline."""
     import datasets
 
-    configs = cfg.languages or [cfg.hub_config]
+    configs, per_language = hub_configs(cfg)
+    by_language = per_language and cfg.label_from == "language"
     splits: dict[str, list[pd.DataFrame]] = {}
     for config_name in configs:
         where = f"{cfg.hub_id}" + (f" ({config_name})" if config_name else "")
@@ -146,11 +171,10 @@ def read_hub(cfg: DataConfig) -> RawData:
             split = SPLIT_ALIASES.get(split_name)
             if split is None:
                 continue
-            by_language = cfg.label_from == "language" and cfg.languages
             label = None if by_language else cfg.label_column
-            language_column = None if cfg.languages else cfg.language_column
+            language_column = None if per_language else cfg.language_column
             frame = _select(dataset.to_pandas(), f"{where}[{split_name}]", cfg.text_column, label, language_column)
-            if cfg.languages:
+            if per_language:
                 frame["language"] = config_name
                 if by_language:
                     frame["label"] = config_name

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+from functools import cache
 from pathlib import Path
 
 import evaluate
 import numpy as np
 
 METRIC_DIR = Path(__file__).parent / "classification_report"
+_COMPUTING = threading.Lock()
 
 
+@cache
 def load_metric() -> evaluate.EvaluationModule:
+    """The metric, loaded once per process and shared. An evaluate module holds state only from `add_batch` to
+    `compute`; `compute(predictions=..., references=...)` fills and clears it in one call, so calls in turn are
+    independent. Use it through `classification_scores`, which also keeps two threads out of that state."""
     return evaluate.load(str(METRIC_DIR))
 
 
@@ -22,6 +29,8 @@ def classification_scores(
     By default a class that is predicted but absent from the references still counts (F1 0), so a
     model that sprays a wrong label is not excused by the macro average.
     """
-    return load_metric().compute(
-        predictions=list(map(int, predictions)), references=list(map(int, references)), labels=labels
-    )
+    metric = load_metric()
+    with _COMPUTING:
+        return metric.compute(
+            predictions=list(map(int, predictions)), references=list(map(int, references)), labels=labels
+        )

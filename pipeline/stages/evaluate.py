@@ -24,6 +24,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.data.length_buckets import BUCKETS, SENTENCE, length_buckets
+from pipeline.data.prepared import read_labels, read_split
 from pipeline.machine import describe
 from pipeline.metrics import classification_scores
 from pipeline.metrics.calibration import Calibration, nll, reliability
@@ -32,7 +33,6 @@ from pipeline.models.modeling import label_maps, load_trained, model_name
 from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import ArtifactError, softmax
 from pipeline.stages import fingerprint, plots, tracking
-from pipeline.stages.prepare import read_labels, read_split
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from sklearn.manifold import TSNE  # noqa: E402
 from transformers import PreTrainedModel, PreTrainedTokenizerBase  # noqa: E402
 
 from pipeline.config import Config  # noqa: E402
+from pipeline.data.prepared import read_split  # noqa: E402
 from pipeline.models.modeling import load_trained  # noqa: E402
 from pipeline.stages import fingerprint, tracking  # noqa: E402
 from pipeline.stages.fonts import all_scripts  # noqa: E402
-from pipeline.stages.prepare import read_split  # noqa: E402
 
 log = logging.getLogger(__name__)
 TSNE_ROWS = 1200

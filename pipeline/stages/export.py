@@ -22,6 +22,7 @@ import mlflow
 import numpy as np
 
 from pipeline.config import Config, ConfigError, ExportConfig
+from pipeline.data.prepared import read_labels, read_split
 from pipeline.errors import MissingOutputError, ParityError
 from pipeline.metrics import classification_scores
 from pipeline.metrics.calibration import Calibration
@@ -32,8 +33,7 @@ from pipeline.models.modeling import label_maps, load_trained, model_name
 from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import MANIFEST, UNKNOWN, Predictor, sha256
 from pipeline.runtime.scripts import common_scripts
-from pipeline.stages import fingerprint, registry, tracking
-from pipeline.stages.prepare import read_labels, read_split
+from pipeline.stages import fingerprint, model_registry, tracking
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,6 @@ def export(cfg: Config) -> ExportResult:
         shutil.rmtree(paths.export, ignore_errors=True)
         staging.rename(paths.export)
         mlflow.log_artifacts(str(paths.export), artifact_path="export")
-        model_uri = registry.log_and_register(paths.export, cfg.export.registered_model_name)
+        model_uri = model_registry.log_and_register(paths.export, cfg.export.registered_model_name)
     log.info("exported %s (parity passed: %s)", paths.export, {v: round(result[v]["label_agreement"], 4) for v in models})
     return ExportResult(paths.export, result, model_uri)

@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,36 +31,13 @@ from typing import Any, TypeVar
 from pipeline.config import Config
 from pipeline.data.extra_train import CODES, file_for
 from pipeline.stages import distributed
+from pipeline.stages.registry import STAGES
 
 log = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]
 # Libraries whose version can change a stage's numbers; upgrading one makes every stage stale.
 LIBRARIES = ("torch", "transformers", "tokenizers", "datasets", "onnxruntime", "optimum", "optimum-onnx", "numpy")
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    """What a stage reads (config sections or dotted keys, upstream stages) and writes (files or folders)."""
-
-    keys: tuple[str, ...]
-    upstream: tuple[str, ...]
-    outputs: Callable[[Config], tuple[Path, ...]]
-
-
-STAGES: dict[str, StageSpec] = {
-    # prepare reads the model keys that choose or shape the tokenizer, not the model's sizes.
-    "prepare": StageSpec(
-        ("data", "model.kind", "model.name_or_path", "model.max_length", "model.text_prefix", "model.tokenizer"),
-        (), lambda c: (c.paths.data, c.paths.reports / "data.json", c.paths.reports / "data.md")
-    ),
-    "train": StageSpec(("model", "train"), ("prepare",), lambda c: (c.paths.model, c.paths.reports / "train.json")),
-    "evaluate": StageSpec(
-        ("evaluate", "predict"), ("train",), lambda c: (c.paths.reports / "metrics.json", c.paths.reports / "evaluation.md")
-    ),
-    "export": StageSpec(("export", "predict"), ("train",), lambda c: (c.paths.export, c.paths.reports / "parity.json")),
-    "explain": StageSpec((), ("train",), lambda c: (c.paths.reports / "explain.md",)),
-}
 
 
 def stamp_path(cfg: Config, stage: str) -> Path:
@@ -186,8 +162,8 @@ def up_to_date(cfg: Config, stage: str) -> dict[str, Any] | None:
 def record(cfg: Config, stage: str) -> None:
     """Write the stamp after a stage finished.
 
-    The inputs are fingerprinted now rather than at the start, because train may have re-run prepare on
-    the way; the code's hash was taken when the process started (code_version is cached).
+    The stamp vouches for the upstream stamps as they are now, when its outputs were written; the code's hash
+    was taken when the process started (code_version is cached), so an edit made meanwhile is not vouched for.
     """
     inputs = inputs_fingerprint(cfg, stage)
     if inputs is None:  # an upstream stage has no stamp (it ran before stamps existed): vouch for nothing

@@ -19,7 +19,6 @@ from pipeline.config import Config
 from pipeline.data.cleaning import SPLITS, CleanData, clean
 from pipeline.data.sources import read_source
 from pipeline.data.tokenization import Coverage, build_tokenizer, coverage
-from pipeline.errors import MissingOutputError
 from pipeline.stages import fingerprint, tracking
 
 log = logging.getLogger(__name__)
@@ -32,20 +31,6 @@ class PrepareResult:
     counts: dict[str, int]
     fingerprint: str
     coverage: list[Coverage]
-
-
-def read_split(data_dir: Path, split: str) -> pd.DataFrame:
-    path = data_dir / f"{split}.jsonl"
-    if not path.is_file():
-        raise MissingOutputError(f"{path} is missing: run `make prepare` (or `pipeline prepare`) first")
-    return pd.read_json(path, lines=True, dtype={"text": str, "label": str, "language": str})
-
-
-def read_labels(data_dir: Path) -> list[str]:
-    path = data_dir / "labels.json"
-    if not path.is_file():
-        raise MissingOutputError(f"{path} is missing: run `make prepare` (or `pipeline prepare`) first")
-    return json.loads(path.read_text(encoding="utf-8"))["labels"]
 
 
 def _write(cfg: Config, data: CleanData) -> str:
@@ -144,9 +129,3 @@ def _metric_key(text: str) -> str:
     """MLflow metric names allow only letters, digits, _ - . / and spaces."""
     return "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in text)[:200]
 
-
-def ensure_prepared(cfg: Config) -> None:
-    """Run prepare when its output is missing or stale (another data config, source files or code)."""
-    if fingerprint.up_to_date(cfg, "prepare") is None:
-        log.info("prepared data for %s is missing or stale; running prepare", cfg.run_name)
-        prepare(cfg)

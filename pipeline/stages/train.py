@@ -34,12 +34,11 @@ from transformers import (
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from pipeline.config import Config
-from pipeline.config.errors import ConfigError
+from pipeline.data.prepared import read_labels, read_split
 from pipeline.metrics import classification_scores
 from pipeline.metrics.calibration import CALIBRATION_FILE, Calibration, calibrate
 from pipeline.models.modeling import build_model, count_parameters, label_maps
 from pipeline.stages import class_weights, distributed, fingerprint, head_training, tracking
-from pipeline.stages.prepare import ensure_prepared, read_labels, read_split
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +128,6 @@ def _save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg:
 @fingerprint.stamped("train")
 def train(cfg: Config) -> TrainResult:
     processes = distributed.world_size()
-    if processes > 1 and cfg.train.strategy == "head_only":
-        raise ConfigError(
-            f"train.strategy=head_only runs in one process, not {processes}: it trains a linear head on cached "
-            "features in seconds; launch `pipeline train` without torchrun / accelerate launch"
-        )
-    with distributed.main_first():
-        ensure_prepared(cfg)
     paths = cfg.paths
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
