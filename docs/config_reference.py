@@ -13,14 +13,23 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from pipeline.config.describe import BASE_HELP, _bounds, _item_section, _section, _type_name
+from pipeline.config.describe import (
+    BASE_HELP,
+    _bounds,
+    _item_section,
+    _section,
+    _type_name,
+    holds_sections,
+    model_kind,
+    sections,
+)
+from pipeline.config.errors import union_members
 from pipeline.config.sections import Config
 
 MARKER = "<!-- config-reference -->"
@@ -32,28 +41,17 @@ IMAGES = {
 }
 
 
-def sections(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[tuple[str, type[BaseModel]]]:
-    """(dotted prefix, model) for the top level and every section under it, depth first; the items of a list
-    of sections (data.extra_train) as `data.extra_train[]`."""
-    yield prefix, model
-    for name, info in model.model_fields.items():
-        section = _section(info)
-        if section is not None:
-            yield from sections(section, f"{prefix}{name}.")
-        item = _item_section(info)
-        if item is not None:
-            yield from sections(item, f"{prefix}{name}[].")
-
-
 def render() -> str:
     """Every section as a heading, its help, and a table of its keys."""
-    described = _section_help()
     parts = []
     for prefix, model in sections():
         title = f"`{prefix.rstrip('.')}`" if prefix else "Top level"
+        if model_kind(model) is not None:
+            title += f" with `kind: {model_kind(model)}`"
         parts.append(f"## {title} ({model.__name__})\n")
-        if described.get(prefix):
-            parts.append(_cell(described[prefix]) + "\n")
+        described = _section_help(prefix, model)
+        if described:
+            parts.append(_cell(described) + "\n")
         rows = ["| key | type | default | description |", "|---|---|---|---|"]
         if not prefix:
             rows.append(f"| `base` | path | none | {_cell(BASE_HELP)} |")
@@ -63,29 +61,27 @@ def render() -> str:
     return "\n".join(parts)
 
 
-def _section_help() -> dict[str, str]:
-    """A section's help: the description of the field that holds it, else its model's docstring."""
-    found: dict[str, str] = {}
-    for prefix, model in sections():
-        own = (model.__doc__ or "").strip()
-        if prefix.endswith("[]."):  # an item of a list: its docstring says what one item is
-            found[prefix] = own
-        else:
-            found[prefix] = _field_description(prefix.rstrip(".")) or own
-    return found
+def _section_help(prefix: str, model: type[BaseModel]) -> str:
+    """A section's help: for a list's item or one kind of model its docstring, else the description of the field
+    that holds it (else the docstring)."""
+    own = " ".join((model.__doc__ or "").split())
+    if prefix.endswith("[].") or model_kind(model) is not None:
+        return own
+    return _field_description(prefix.rstrip(".")) or own
 
 
 def _field_description(dotted: str) -> str:
-    model: type[BaseModel] = Config
+    models: list[type[BaseModel]] = [Config]
     info: FieldInfo | None = None
     for part in dotted.split(".") if dotted else []:
-        info = model.model_fields[part]
-        model = _section(info) or _item_section(info) or model
+        info = next(m.model_fields[part] for m in models if part in m.model_fields)
+        inner = _section(info) or _item_section(info)
+        models = [inner] if inner else list(union_members(info.annotation).values()) or models
     return (info.description or "") if info is not None else ""
 
 
 def _row(key: str, info: FieldInfo) -> str:
-    if _section(info) is not None:
+    if holds_sections(info):
         kind, default = "section", "see below"
     else:
         kind = _types(info.annotation) + html.escape(_bounds(info))

@@ -20,7 +20,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from pipeline.config import Config, load_config  # noqa: E402
+from pipeline.config import MODEL_KINDS, Config, load_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_LANGUAGES = "[de,en,fr,ru,zh,ar]"
@@ -73,6 +73,10 @@ def tiny_overrides(root: Path, config: str = "default.yaml", **extra: str) -> li
         # tests parity, not the noise of a 20-sentence sample (test_predictor checks a failing gate).
         "export.max_language_accuracy_drop": "0.06",
     } | extra
+    # of the tiny sizes, those the model's kind reads (the config's, or the one `extra` switches to)
+    kind = extra.get("model.kind") or load_config(ROOT / "configs" / config).model.kind
+    reads = MODEL_KINDS[kind].model_fields
+    values = {k: v for k, v in values.items() if not k.startswith("model.") or k.split(".")[1] in reads}
     return [f"{k}={v}" for k, v in values.items()]
 
 
@@ -134,8 +138,8 @@ def only_the_rows_training_touched_moved(cfg) -> None:  # noqa: ANN001 - a pipel
     from transformers import set_seed
 
     from pipeline.data.prepared import read_labels, read_split
-    from pipeline.models.course.ngram_hashing import ngram_rows
     from pipeline.models.modeling import build_model, load_trained
+    from pipeline.models.ngram_hashing import ngram_rows
 
     trained, tokenizer = load_trained(cfg.paths.model)
     set_seed(cfg.train.seed)

@@ -5,6 +5,7 @@ tiny run through every stage to the runtime Predictor. Small tables throughout: 
 from __future__ import annotations
 
 import json
+import shutil
 import unicodedata
 from pathlib import Path
 
@@ -16,16 +17,23 @@ import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from tokenizers import Tokenizer
 
-from pipeline.config import ConfigError, ModelConfig, TokenizerConfig, load_config
+from pipeline.config import (
+    CharNgramModel,
+    ConfigError,
+    FromScratchModel,
+    NgramMlpModel,
+    TextCnnModel,
+    TokenizerConfig,
+    load_config,
+)
 from pipeline.data.prepared import read_split
 from pipeline.data.tokenization import train_tokenizer
-from pipeline.models.course import CourseConfig, CourseForSequenceClassification
-from pipeline.models.course.char_ngram import window_means
-from pipeline.models.course.ngram_hashing import HASH_MULTIPLIER, ngram_rows
-from pipeline.models.course.onnx_export import export_onnx, right_padded_batch
+from pipeline.models.char_ngram import CharNgramConfig, CharNgramForSequenceClassification, window_means
 from pipeline.models.modeling import load_trained, model_name
+from pipeline.models.ngram_hashing import HASH_MULTIPLIER, ngram_rows
+from pipeline.models.onnx_export import export_onnx, right_padded_batch
 from pipeline.models.torch_inference import torch_logits
-from pipeline.runtime.predictor import Predictor
+from pipeline.runtime.predictor import Predictor, sha256
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.export import export
 from pipeline.stages.prepare import prepare
@@ -59,14 +67,14 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def make(seed: int = 0, **overrides: object) -> CourseForSequenceClassification:
+def make(seed: int = 0, **overrides: object) -> CharNgramForSequenceClassification:
     values = dict(
-        kind="char_ngram", vocab_size=VOCAB, pad_token_id=PAD, hidden_size=16, intermediate_size=24,
+        vocab_size=VOCAB, pad_token_id=PAD, hidden_size=16, intermediate_size=24,
         dropout=0.1, max_length=256, ngram_buckets=1024, ngram_orders=ORDERS,
         id2label=dict(enumerate(LABELS)), label2id={label: i for i, label in enumerate(LABELS)},
     )
     torch.manual_seed(seed)
-    return CourseForSequenceClassification(CourseConfig(**(values | overrides)))
+    return CharNgramForSequenceClassification(CharNgramConfig(**(values | overrides)))
 
 
 def reference_rows(ids: list[int], length: int, orders: tuple[int, ...], buckets: int, vocab: int) -> list[int | None]:
@@ -232,13 +240,13 @@ def test_the_runtime_reads_the_saved_tokenizer_the_same_way(char_tokenizer, tmp_
 
 
 def test_char_ngram_picks_the_char_tokenizer_and_its_ngram_defaults() -> None:
-    cfg = ModelConfig(kind="char_ngram")
+    cfg = CharNgramModel()
     assert cfg.tokenizer.kind == "char" and cfg.ngram_orders == [1, 2, 3, 4, 5] and cfg.ngram_buckets == 2**18
-    assert ModelConfig().tokenizer.kind == "wordpiece" and ModelConfig().ngram_orders is None
-    assert ModelConfig(kind="ngram_mlp").ngram_orders == [1, 2, 3]  # unchanged for the subword kind
-    assert ModelConfig(kind="textcnn", tokenizer=TokenizerConfig(kind="char")).tokenizer.kind == "char"
-    assert model_name(ModelConfig(kind="char_ngram", hidden_size=64)) == "char_ngram-262144x64-linear"
-    blocks = ModelConfig(kind="char_ngram", hidden_size=64, ngram_layers=1)
+    assert FromScratchModel().tokenizer.kind == "wordpiece" and "ngram_orders" not in FromScratchModel.model_fields
+    assert NgramMlpModel().ngram_orders == [1, 2, 3]  # the subword kind's own defaults
+    assert TextCnnModel(tokenizer=TokenizerConfig(kind="char")).tokenizer.kind == "char"
+    assert model_name(CharNgramModel(hidden_size=64)) == "char_ngram-262144x64-linear"
+    blocks = CharNgramModel(hidden_size=64, ngram_layers=1)
     assert model_name(blocks) == "char_ngram-262144x64-1blocks-window8-linear"
     shipped = load_config(ROOT / "configs/default.yaml")
     assert shipped.model.kind == "char_ngram" and shipped.model.tokenizer.kind == "char"
@@ -252,8 +260,9 @@ def test_char_ngram_picks_the_char_tokenizer_and_its_ngram_defaults() -> None:
         (["model.kind=char_ngram", "model.ngram_orders=[2, 2]"], "model.ngram_orders must be distinct"),
         (["model.kind=char_ngram", "model.ngram_orders=[]"], "model.ngram_orders must be distinct"),
         (["model.kind=char_ngram", "model.ngram_buckets=0"], "model.ngram_buckets must be greater than or equal to 1"),
-        (["model.ngram_head=deep"], "model.ngram_head must be one of"),
-        (["model.ngram_layers=1"], "model.ngram_layers puts transformer blocks over char_ngram's"),
+        (["model.kind=char_ngram", "model.ngram_head=deep"], "model.ngram_head must be one of"),
+        (["model.ngram_layers=1"], r"unknown key model.ngram_layers for model.kind=from_scratch \(ngram_layers is a key of model.kind=char_ngram\)"),
+        (["model.kind=char_ngram", "model.ngram_layers=1", "model.num_heads=5"], r"model.hidden_size \(128\) must be divisible by model.num_heads \(5\)"),
         (["model.kind=char_ngram", "model.ngram_window=0"], "model.ngram_window must be greater than or equal to 1"),
         (["train.optimizer=adagrad", "train.weight_decay=0"], "train.optimizer=adagrad is for the hashed n-gram tables"),
         (["model.kind=char_ngram", "train.optimizer=adagrad"], "takes no weight decay: set train.weight_decay=0"),
@@ -338,3 +347,30 @@ def test_tiny_run_through_every_stage_to_the_runtime(blocks: int, tmp_path: Path
     assert int8.variant == "int8"
     agree = np.mean([p.label == model.config.id2label[i] for p, i in zip(int8.predict(texts), expected.argmax(-1), strict=True)])
     assert agree >= 0.95
+    assert json.loads((cfg.paths.export / "config.json").read_text())["model_type"] == "char_ngram"
+    saved_as_course_kind_loads_as_the_char_ngram_model(cfg.paths.model, cfg.paths.export, tmp_path, texts, expected)
+
+
+def saved_as_course_kind_loads_as_the_char_ngram_model(
+    model_dir: Path, export_dir: Path, tmp_path: Path, texts: list[str], expected: np.ndarray
+) -> None:
+    """Models and exports from before char_ngram left the course models say model_type "course", kind char_ngram.
+    The trained model loads as the char n-gram model with its weights; an export's runtime reads the ONNX model,
+    tokenizer and manifest, never the model type in config.json, so it serves as it did."""
+    old = tmp_path / "course-kind"
+    shutil.copytree(model_dir, old / "model")
+    shutil.copytree(export_dir, old / "export")
+    for folder in ("model", "export"):
+        path = old / folder / "config.json"
+        config = json.loads(path.read_text())
+        config.update(model_type="course", kind="char_ngram", architectures=["CourseForSequenceClassification"],
+                      num_layers=2, cnn_kernel_sizes=[2, 3, 4], cnn_channels=128)
+        path.write_text(json.dumps(config))
+    manifest = json.loads((old / "export" / "manifest.json").read_text())
+    manifest["files"]["config.json"] = sha256(old / "export" / "config.json")  # as the old export recorded it
+    (old / "export" / "manifest.json").write_text(json.dumps(manifest))
+    model, tokenizer = load_trained(old / "model")
+    assert isinstance(model, CharNgramForSequenceClassification)
+    np.testing.assert_allclose(torch_logits(model, tokenizer, texts, 128, 16), expected, atol=1e-6, rtol=0)
+    actual, _ = Predictor(old / "export", quantized=False).logits(texts, batch_size=16)
+    np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=0)

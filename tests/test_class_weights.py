@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
 
-from pipeline.models.course import CourseConfig, CourseForSequenceClassification
-from pipeline.models.course.onnx_export import right_padded_batch
+from pipeline.models.char_ngram import CharNgramConfig, CharNgramForSequenceClassification
+from pipeline.models.onnx_export import right_padded_batch
 from pipeline.stages.class_weights import balanced_weights, trainer_loss, weighted_cross_entropy
 
 LABELS = ["da", "no", "ku"]
@@ -47,9 +47,9 @@ def test_the_trainer_computes_the_weighted_loss(tmp_path: Path) -> None:
     """The contract trainer_loss relies on: the Trainer pops the labels, runs the model without them and hands
     the outputs, the labels and num_items_in_batch to compute_loss_func."""
     torch.manual_seed(0)
-    model = CourseForSequenceClassification(
-        CourseConfig(kind="char_ngram", vocab_size=40, hidden_size=8, ngram_buckets=64, num_labels=3,
-                     id2label=dict(enumerate(LABELS)), label2id={label: i for i, label in enumerate(LABELS)})
+    model = CharNgramForSequenceClassification(
+        CharNgramConfig(vocab_size=40, hidden_size=8, ngram_buckets=64, num_labels=3,
+                        id2label=dict(enumerate(LABELS)), label2id={label: i for i, label in enumerate(LABELS)})
     ).eval()
     weights = torch.tensor([0.5, 1.0, 4.0])
     args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, disable_tqdm=True)

@@ -5,16 +5,20 @@ import pytest
 from pydantic import BaseModel
 
 from pipeline.config import Config, ConfigError, DataConfig, TrainConfig, describe, load_config
+from pipeline.config.errors import union_members
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _sections(model: type[BaseModel] = Config, prefix: str = "") -> list[tuple[str, type[BaseModel]]]:
-    """Every section of the config, the top level ("") included, with its dotted prefix."""
+    """Every section of the config, the top level ("") included, with its dotted prefix; the model section once
+    per kind (the default config's kind, char_ngram, is the one the unknown-key test can reach)."""
     found = [(prefix, model)]
     for name, info in model.model_fields.items():
         if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
             found += _sections(info.annotation, f"{prefix}{name}.")
+        for member in union_members(info.annotation).values():
+            found += _sections(member, f"{prefix}{name}.")
     return found
 
 
@@ -60,10 +64,11 @@ def test_flat_keys_round_trip_as_overrides():
         ("data.test_size=1.5", "data.test_size must be less than 1; got 1.5"),
         ("data.validation_size=0.85", "data.validation_size + data.test_size must be below 1"),
         ("data.max_train_per_label=0", "data.max_train_per_label must be greater than or equal to 1"),
-        ("model.num_heads=3", "model.hidden_size (64) must be divisible by model.num_heads (3)"),
+        ("model.positional=rotary", "model.positional must be one of 'sinusoidal', 'learned' or 'none'"),
         ("data.source=files", "data.train_file is required"),
         ("export.min_label_agreement=0", "export.min_label_agreement must be greater than 0"),
-        ("model.pooling=mean", "model.pooling=mean applies to model.kind=pretrained"),
+        ("model.pooling=mean", "unknown key model.pooling for model.kind=char_ngram (pooling is a key of model.kind=pretrained)"),
+        ("model.kind=lstm", "model.kind must be one of 'pretrained', 'from_scratch', 'transformer'"),
         ("train.strategy=head_only", "train.strategy=head_only needs model.pooling=mean"),
         ("run_name=a/b", "run_name must be a non-empty name without '/'"),
         ("model.tokenizer.vocab_size=99", "model.tokenizer.vocab_size must be greater than or equal to 100"),
@@ -109,13 +114,32 @@ def test_cli_reports_config_errors_and_paths(capsys, tmp_path):
     assert capsys.readouterr().out.strip() == str(tmp_path / "artifacts/default/export")
 
 
-@pytest.mark.parametrize(("prefix", "section"), _sections(), ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    ("prefix", "section"),
+    [(p, s) for p, s in _sections() if "kind" not in s.model_fields or s.model_fields["kind"].default == "char_ngram"],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
 def test_unknown_keys_fail_at_every_level_listing_the_known_ones(prefix, section):
     with pytest.raises(ConfigError) as err:
         load_config(ROOT / "configs/default.yaml", [f"{prefix}nope=1"])
+    for_kind = " for model.kind=char_ngram" if prefix == "model." else ""
     assert str(err.value) == (
-        f"{ROOT / 'configs/default.yaml'}: unknown key {prefix}nope; known keys here: {', '.join(sorted(section.model_fields))}"
+        f"{ROOT / 'configs/default.yaml'}: unknown key {prefix}nope{for_kind}; known keys here: "
+        f"{', '.join(sorted(section.model_fields))}"
     )
+
+
+def test_a_later_layer_that_switches_the_model_kind_keeps_only_what_the_new_kind_reads():
+    transformer = ROOT / "configs/langid-transformer.yaml"
+    base = load_config(transformer)
+    cnn = load_config(transformer, ["model.kind=textcnn"])
+    assert cnn.model.kind == "textcnn" and cnn.model.hidden_size == base.model.hidden_size
+    assert cnn.model.tokenizer == base.model.tokenizer and not hasattr(cnn.model, "num_layers")
+    with pytest.raises(ConfigError, match="unknown key model.num_layers for model.kind=textcnn"):
+        load_config(transformer, ["model.kind=textcnn", "model.num_layers=3"])  # set beside the kind: a mistake
+    with pytest.raises(ConfigError, match=r"model.hidden_size \(128\) must be divisible by model.num_heads \(3\)"):
+        load_config(transformer, ["model.num_heads=3"])
+    assert load_config(None, ["model.hidden_size=64"]).model.kind == "from_scratch"  # no kind: the default's
 
 
 def test_sections_built_in_code_are_validated_too():

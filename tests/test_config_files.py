@@ -93,8 +93,8 @@ def test_with_several_files_an_error_names_the_one_that_set_the_key(tmp_path):
     second = write(tmp_path / "second.yaml", "train:\n  batch_size: 8\n")
     with pytest.raises(ConfigError, match=f"^{first}: train.epochs must be greater than 0; got -1$"):
         load_config([first, second])
-    with pytest.raises(ConfigError, match=f"^{first} \\+ {second}: model.pooling=mean applies"):
-        load_config([first, second], ["train.epochs=1", "model.pooling=mean"])
+    with pytest.raises(ConfigError, match=f"^{first} \\+ {second}: train.strategy=head_only needs model.pooling=mean"):
+        load_config([first, second], ["train.epochs=1", "train.strategy=head_only"])
 
 
 def test_cli_config_is_repeatable(tmp_path, capsys):

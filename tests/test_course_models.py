@@ -13,18 +13,19 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
+from pipeline.config import TextCnnModel
 from pipeline.errors import ParityError
+from pipeline.models import onnx_export
 from pipeline.models.course import (
     KINDS,
     CourseConfig,
     CourseForSequenceClassification,
     build_course_model,
-    onnx_export,
     register,
 )
 from pipeline.models.course.attention import MultiHeadAttention, scaled_dot_product_attention
 from pipeline.models.course.bigru import BiGRUEncoder
-from pipeline.models.course.onnx_export import export_onnx, right_padded_batch
+from pipeline.models.onnx_export import export_onnx, right_padded_batch
 
 VOCAB = 50
 PAD = 0
@@ -149,7 +150,6 @@ def test_multi_head_attention_gradients() -> None:
         ("ngram_mlp", "none"),
         ("textcnn", "none"),
         ("bigru", "none"),
-        ("char_ngram", "none"),
     ],
 )
 def test_padding_does_not_change_logits(kind: str, positional: str) -> None:
@@ -281,17 +281,16 @@ def test_bigru_without_packing_or_realignment_would_read_padding() -> None:
 def test_build_course_model_and_registration() -> None:
     register()  # importing the package registered already; again must be harmless
     torch.manual_seed(0)
-    model = build_course_model(
-        "textcnn", VOCAB, PAD, 4, ID2LABEL, LABEL2ID, max_length=24, hidden_size=16, num_layers=1,
-        num_heads=2, intermediate_size=32, dropout=0.0,
-    )
+    section = TextCnnModel(max_length=24, hidden_size=16, dropout=0.0)
+    model = build_course_model(section, VOCAB, PAD, ID2LABEL, LABEL2ID)
     assert isinstance(model, CourseForSequenceClassification)
     assert model.config.kind == "textcnn" and model.config.num_labels == 4 and model.config.max_length == 24
+    assert model.config.hidden_size == 16 and model.config.dropout == 0.0
     assert isinstance(AutoConfig.for_model("course"), CourseConfig)
-    with pytest.raises(ValueError, match="num_labels"):
-        build_course_model("textcnn", VOCAB, PAD, 3, ID2LABEL, LABEL2ID, 24, 16, 1, 2, 32, 0.0)
     with pytest.raises(ValueError, match="kind must be one of"):
         CourseConfig(kind="lstm")
+    with pytest.raises(ValueError, match="kind must be one of"):  # the production model is not a course kind
+        CourseConfig(kind="char_ngram")
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from pipeline.config import OFFLINE_MODEL, DataConfig, ModelConfig, TokenizerConfig
+from pipeline.config import OFFLINE_MODEL, DataConfig, PretrainedModel, TokenizerConfig
 from pipeline.data.sources import read_source
 from pipeline.data.tokenization import build_tokenizer, coverage, train_tokenizer
 from pipeline.models.resolve import ModelSourceError, resolve
@@ -15,7 +15,7 @@ def eld_sample():
 
 
 def test_offline_minilm_cannot_read_scripts_missing_from_its_vocabulary(eld_sample):
-    tokenizer = build_tokenizer(ModelConfig(kind="pretrained"), [])
+    tokenizer = build_tokenizer(PretrainedModel(), [])
     rows = {c.group: c for c in coverage(tokenizer, eld_sample)}
     for script in ("gu", "te", "am"):
         assert rows[script].warn and rows[script].unk_rate > 0.5, rows[script]
@@ -51,5 +51,5 @@ def test_model_source_resolution(tmp_path):
 
 def test_coverage_groups_by_label_without_languages():
     frame = pd.DataFrame({"text": ["hello there", "hola amigo"], "label": ["x", "y"], "language": [None, None]})
-    tokenizer = build_tokenizer(ModelConfig(kind="pretrained"), [])
+    tokenizer = build_tokenizer(PretrainedModel(), [])
     assert {c.group for c in coverage(tokenizer, frame)} == {"x", "y"}

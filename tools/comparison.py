@@ -22,7 +22,7 @@ from pipeline.config import COURSE_KINDS, load_config
 from pipeline.errors import MissingOutputError
 from pipeline.machine import describe
 
-KINDS = ("from_scratch", *COURSE_KINDS)
+KINDS = ("from_scratch", *COURSE_KINDS, "char_ngram")
 
 
 def load(reports: Path, run: str) -> dict:
@@ -84,8 +84,8 @@ def compare(
     base = load_config(config, list(overrides))
     experiment = f"mlflow.experiment={base.mlflow.experiment}-compare"
     configs = {
-        kind: load_config(config, [*overrides, f"model.kind={kind}", f"run_name={base.run_name}-{kind}", experiment,
-                                   f"export.registered_model_name={base.run_name}-{kind}"])
+        kind: load_config(config, overrides, [f"model.kind={kind}", f"run_name={base.run_name}-{kind}", experiment,
+                                              f"export.registered_model_name={base.run_name}-{kind}"])
         for kind in kinds
     }
     for other in others:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from pipeline.config.errors import union_members
 from pipeline.config.sections import Config
 
 BASE_HELP = (
@@ -24,28 +25,58 @@ BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 
 
 def describe() -> str:
-    """`key: type (bounds) = default`, then the help indented, for `base` and every dotted key of Config."""
+    """`key: type (bounds) = default`, then the help indented, for `base` and every dotted key of Config; the
+    model section once per kind, under a line naming the kind."""
     lines = ["# Keys of a config file, also settable as section.key=value: type (bounds) = default, then help."]
     lines += _entry("base", "path", "", BASE_HELP)
-    for key, info in _fields(Config):
-        if _section(info) is not None:
-            lines += ["", *_entry(key, "section", "", info.description or "")]
-        else:
-            default = " (required)" if info.is_required() else f" = {json.dumps(info.get_default(call_default_factory=True))}"
-            lines += _entry(key, _type_name(info.annotation) + _bounds(info), default, info.description or "")
+    for prefix, model in sections():
+        kind = model_kind(model)
+        if kind is not None:
+            lines += ["", f"# {prefix}* when {prefix}kind={kind}: {' '.join((model.__doc__ or '').split())}"]
+        for name, info in model.model_fields.items():
+            key = f"{prefix}{name}"
+            if holds_sections(info):
+                lines += ["", *_entry(key, "section", "", info.description or "")]
+            else:
+                default = " (required)" if info.is_required() else f" = {json.dumps(info.get_default(call_default_factory=True))}"
+                lines += _entry(key, _type_name(info.annotation) + _bounds(info), default, info.description or "")
     return "\n".join(lines) + "\n"
 
 
-def _fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
-    """Every key, depth first; the keys of a list of sections' items as `key[].item_key`."""
+def sections(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[tuple[str, type[BaseModel]]]:
+    """(dotted prefix, model) for the top level and every section under it, depth first: each kind of the model
+    section (all with the prefix `model.`), and the items of a list of sections (data.extra_train) as
+    `data.extra_train[].`. A section that several kinds share (model.tokenizer) comes once, after the first. The
+    docs' configuration reference (docs/config_reference.py) renders these too."""
+    seen: set[tuple[str, type[BaseModel]]] = set()
+    for found in _walk(model, prefix):
+        if found not in seen:
+            seen.add(found)
+            yield found
+
+
+def _walk(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, type[BaseModel]]]:
+    yield prefix, model
     for name, info in model.model_fields.items():
-        yield f"{prefix}{name}", info
         section = _section(info)
         if section is not None:
-            yield from _fields(section, f"{prefix}{name}.")
+            yield from _walk(section, f"{prefix}{name}.")
+        for member in union_members(info.annotation).values():
+            yield from _walk(member, f"{prefix}{name}.")
         item = _item_section(info)
         if item is not None:
-            yield from _fields(item, f"{prefix}{name}[].")
+            yield from _walk(item, f"{prefix}{name}[].")
+
+
+def model_kind(model: type[BaseModel]) -> str | None:
+    """The `kind` a member of the model union stands for; None for any other section."""
+    field = model.model_fields.get("kind")
+    return field.default if field is not None and typing.get_origin(field.annotation) is Literal else None
+
+
+def holds_sections(info: FieldInfo) -> bool:
+    """Whether the field is a section (or one of several, chosen by kind) rather than a value."""
+    return _section(info) is not None or bool(union_members(info.annotation))
 
 
 def _section(info: FieldInfo) -> type[BaseModel] | None:

@@ -7,6 +7,7 @@ one the user asked for.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from pipeline.config.errors import ConfigError, one_line
-from pipeline.config.sections import Config
+from pipeline.config.sections import DEFAULT_MODEL_KIND, MODEL_KINDS, Config
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, ...]
 
@@ -38,10 +41,13 @@ _Loader.add_implicit_resolver(
 
 
 def load_config(
-    paths: str | Path | Sequence[str | Path] | None = None, overrides: Sequence[str] = ()
+    paths: str | Path | Sequence[str | Path] | None = None,
+    overrides: Sequence[str] = (),
+    then: Sequence[str] = (),
 ) -> Config:
     """Read YAML configs (the built-in defaults when there are none), later files over earlier ones, then
-    apply dotted overrides.
+    apply dotted overrides, then `then`: a last layer of overrides over all the others, so a `model.kind` there
+    switches the kind of the config as overridden (the comparison tool's kinds over a user's overrides).
 
     run_name defaults to the last named file's stem, so configs/sib200-topic.yaml writes its outputs under
     .../sib200-topic/ without repeating itself, and a file that builds on it through `base:` still gets a
@@ -55,10 +61,11 @@ def load_config(
     for path in named:
         for source, tree in _with_bases(path):
             layers.add(tree, str(source))
-    overridden: dict[str, Any] = {}
-    for override in overrides:
-        _apply_override(overridden, override)
-    layers.add(overridden, None)
+    for layer in (overrides, then):
+        overridden: dict[str, Any] = {}
+        for override in layer:
+            _apply_override(overridden, override)
+        layers.add(overridden, None)
     try:
         return Config.model_validate(layers.tree)
     except ValidationError as err:
@@ -79,7 +86,24 @@ class _Layers:
     origin: dict[Key, str | None] = field(default_factory=dict)
 
     def add(self, tree: dict[str, Any], source: str | None) -> None:
+        self._switch_model_kind(tree)
         self.tree = self._merge(self.tree, tree, source, ())
+
+    def _switch_model_kind(self, tree: dict[str, Any]) -> None:
+        """A layer that sets another model.kind (an override, or a file over its base) switches the model: of the
+        earlier layers' model keys it keeps those the new kind reads, so `model.kind=textcnn` over the transformer's
+        config keeps its sizes and drops its attention heads. A key the new kind lacks, set in the same layer as
+        the kind, is still an error."""
+        model, earlier = tree.get("model"), self.tree.get("model")
+        if not isinstance(model, dict) or not isinstance(earlier, dict) or "kind" not in model:
+            return
+        member = MODEL_KINDS.get(model["kind"])
+        if member is None or model["kind"] == earlier.get("kind", DEFAULT_MODEL_KIND):
+            return
+        dropped = sorted(key for key in earlier if key not in member.model_fields)
+        if dropped:
+            log.info("model.kind=%s does not read model.%s of the layers below: left out", model["kind"], ", model.".join(dropped))
+        self.tree = {**self.tree, "model": {k: v for k, v in earlier.items() if k in member.model_fields}}
 
     def _merge(self, base: dict[str, Any], extra: dict[str, Any], source: str | None, prefix: Key) -> dict[str, Any]:
         merged = dict(base)

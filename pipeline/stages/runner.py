@@ -52,21 +52,17 @@ def run(cfg: Config, stage: str, force: bool = False) -> bool:
     from pipeline.stages import tracking
 
     tracking.check_reachable(tracking.tracking_uri(cfg))
-    # Of several training processes the main one runs the upstream stages while the others wait for it.
-    with distributed.main_first():
-        for name in stale:
-            # a stage that ran before this one may have made the next stale, or found it still current
-            if fingerprint.up_to_date(cfg, name) is None:
-                log.info("%s for %s is missing or stale: running it before %s", name, cfg.run_name, stage)
-                _run_locked(cfg, name)
-    _run_locked(cfg, stage)
-    return True
-
-
-def _run_locked(cfg: Config, stage: str) -> None:
-    from pipeline.stages import distributed
     from pipeline.stages.runlock import run_lock
 
-    # Of several training processes only the main one holds the lock: the others are its helpers, not rivals.
+    # One lock for the whole invocation, named for the stage asked for, so no other process slips in between an
+    # upstream stage and this one. Of several training processes only the main one holds it (the others are its
+    # helpers, not rivals), and it runs the upstream stages while they wait.
     with run_lock(cfg, stage) if distributed.is_main() else contextlib.nullcontext():
+        with distributed.main_first():
+            for name in stale:
+                # a stage that ran before this one may have made the next stale, or found it still current
+                if fingerprint.up_to_date(cfg, name) is None:
+                    log.info("%s for %s is missing or stale: running it before %s", name, cfg.run_name, stage)
+                    STAGES[name].function()(cfg)
         STAGES[stage].function()(cfg)
+    return True

@@ -13,10 +13,8 @@ from typing import Any
 from transformers import PretrainedConfig
 
 from pipeline.config import COURSE_KINDS as KINDS
-from pipeline.config import NGRAM_DEFAULTS
 
 POSITIONALS = ("sinusoidal", "learned", "none")
-NGRAM_HEADS = ("linear", "mlp")
 
 
 class CourseConfig(PretrainedConfig):
@@ -27,11 +25,9 @@ class CourseConfig(PretrainedConfig):
       ngram_mlp:   hidden_size (n-gram embedding), intermediate_size (MLP width), dropout, ngram_*
       textcnn:     hidden_size (token embedding), cnn_kernel_sizes, cnn_channels, dropout
       bigru:       hidden_size (embedding and each direction's state), num_layers, dropout
-      char_ngram:  hidden_size (n-gram embedding), ngram_*, ngram_head, intermediate_size (mlp head width), dropout;
-                   with ngram_layers > 0 also num_heads, intermediate_size (feed-forward width), positional
 
-    ngram_orders and ngram_buckets left as None take the kind's defaults (pipeline.config.NGRAM_DEFAULTS;
-    ngram_mlp's for the kinds that do not read them, so their config.json keeps its old values).
+    The pipeline builds it from the config's model section (pipeline.config.TransformerModel and its siblings):
+    the keys a kind's section has are the ones its encoder reads, and the rest keep these defaults.
     """
 
     model_type = "course"
@@ -48,11 +44,8 @@ class CourseConfig(PretrainedConfig):
         dropout: float = 0.1,
         max_length: int = 64,
         positional: str = "sinusoidal",
-        ngram_buckets: int | None = None,
-        ngram_orders: Sequence[int] | None = None,
-        ngram_head: str = "linear",
-        ngram_layers: int = 0,
-        ngram_window: int = 8,
+        ngram_buckets: int = 65536,
+        ngram_orders: Sequence[int] = (1, 2, 3),
         cnn_kernel_sizes: Sequence[int] = (2, 3, 4),
         cnn_channels: int = 128,
         **kwargs: Any,
@@ -61,11 +54,6 @@ class CourseConfig(PretrainedConfig):
             raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
         if positional not in POSITIONALS:
             raise ValueError(f"positional must be one of {', '.join(POSITIONALS)}; got {positional!r}")
-        if ngram_head not in NGRAM_HEADS:
-            raise ValueError(f"ngram_head must be one of {', '.join(NGRAM_HEADS)}; got {ngram_head!r}")
-        default_orders, default_buckets = NGRAM_DEFAULTS.get(kind, NGRAM_DEFAULTS["ngram_mlp"])
-        ngram_orders = default_orders if ngram_orders is None else ngram_orders
-        ngram_buckets = default_buckets if ngram_buckets is None else ngram_buckets
         for name, value in (
             ("vocab_size", vocab_size),
             ("hidden_size", hidden_size),
@@ -75,13 +63,10 @@ class CourseConfig(PretrainedConfig):
             ("max_length", max_length),
             ("ngram_buckets", ngram_buckets),
             ("cnn_channels", cnn_channels),
-            ("ngram_window", ngram_window),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
-        if ngram_layers < 0:
-            raise ValueError(f"ngram_layers must be at least 0, got {ngram_layers}")
-        if (kind == "transformer" or ngram_layers) and hidden_size % num_heads:
+        if kind == "transformer" and hidden_size % num_heads:
             raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
@@ -99,9 +84,6 @@ class CourseConfig(PretrainedConfig):
         self.positional = positional
         self.ngram_buckets = ngram_buckets
         self.ngram_orders = list(ngram_orders)
-        self.ngram_head = ngram_head
-        self.ngram_layers = ngram_layers
-        self.ngram_window = ngram_window
         self.cnn_kernel_sizes = list(cnn_kernel_sizes)
         self.cnn_channels = cnn_channels
         # PretrainedConfig treats max_length as a (deprecated) generation setting and would reset it to 20.

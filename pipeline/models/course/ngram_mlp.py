@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from pipeline.models.course.config import CourseConfig
-from pipeline.models.course.ngram_hashing import masked_mean, ngram_rows
+from pipeline.models.ngram_hashing import masked_mean, ngram_rows
 
 
 class NgramMLPEncoder(nn.Module):

@@ -1,4 +1,5 @@
-"""ONNX export of a course model, checked with onnxruntime against the PyTorch logits before anyone relies on it."""
+"""ONNX export of the models written here in plain PyTorch (the char n-gram model and the course models), checked
+with onnxruntime against the PyTorch logits before anyone relies on it."""
 
 from __future__ import annotations
 
