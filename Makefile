@@ -46,7 +46,7 @@ export TOKENIZERS_PARALLELISM := false
 help: ## list the targets, then the pipeline's stages from their registry (pipeline/stages/registry.py)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
 	@echo
-	@python3 -m pipeline.stages.registry
+	@$(PYTHON) -m pipeline.stages.registry
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)

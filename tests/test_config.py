@@ -140,6 +140,19 @@ def test_a_later_layer_that_switches_the_model_kind_keeps_only_what_the_new_kind
     with pytest.raises(ConfigError, match=r"model.hidden_size \(128\) must be divisible by model.num_heads \(3\)"):
         load_config(transformer, ["model.num_heads=3"])
     assert load_config(None, ["model.hidden_size=64"]).model.kind == "from_scratch"  # no kind: the default's
+    # the old kind's default tokenizer, written out by a saved config, does not follow the switch
+    assert load_config(ROOT / "configs/default.yaml", ["model.kind=ngram_mlp"]).model.tokenizer.kind == "wordpiece"
+
+
+def test_a_saved_config_loads_back_and_switches_kind(tmp_path):
+    from pipeline.config import save_config
+
+    for name in ("default.yaml", "langid-transformer.yaml", "langid-e5.yaml"):
+        cfg = load_config(ROOT / "configs" / name)
+        save_config(cfg, tmp_path / name)
+        assert load_config(tmp_path / name).to_dict() == {**cfg.to_dict(), "run_name": Path(name).stem}
+    switched = load_config(tmp_path / "langid-transformer.yaml", ["model.kind=char_ngram", "train.optimizer=adamw"])
+    assert switched.model.tokenizer.kind == "char" and switched.model.hidden_size == 128
 
 
 def test_sections_built_in_code_are_validated_too():

@@ -163,3 +163,31 @@ def test_the_registry_is_what_the_cli_and_make_offer():
         assert set(stage.upstream) <= set(REGISTRY)
     assert upstream_of("evaluate") == ["prepare", "train"]
     assert upstream_of("prepare") == []
+
+
+def test_every_key_a_stage_reads_is_a_config_key():
+    """A misspelt key in the registry would never be fingerprinted (a key of another model kind reads as None)."""
+    from pipeline.config import MODEL_KINDS, Config
+    from pipeline.stages.registry import STAGES as REGISTRY
+
+    for stage in REGISTRY.values():
+        for key in stage.keys:
+            section, *rest = key.split(".")
+            assert section in Config.model_fields, key
+            if rest and section == "model":
+                assert any(rest[0] in kind.model_fields for kind in MODEL_KINDS.values()), key
+            elif rest:
+                assert rest[0] in Config.model_fields[section].annotation.model_fields, key
+
+
+def test_a_changed_data_key_makes_every_stage_below_prepare_stale(copied_run, capsys):
+    from conftest import tiny_config
+
+    cfg = tiny_config(copied_run)
+    train_stamp = fingerprint.stamp_path(cfg, "train").read_text()
+    assert cli("evaluate", copied_run, "data.max_eval_per_label=15") == 0
+    assert said_up_to_date(capsys) == []
+    assert fingerprint.stamp_path(cfg, "train").read_text() != train_stamp  # retrained on the new split, not reused
+    changed = tiny_config(copied_run, **{"data.max_eval_per_label": "15"})
+    assert [fingerprint.up_to_date(changed, s) is not None for s in STAGES] == [True, True, True, False]
+    assert fingerprint.up_to_date(cfg, "train") is None  # the old data config's model is gone

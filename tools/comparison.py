@@ -1,6 +1,7 @@
 """Compare model kinds: `make compare` trains each on the same config, then tabulates the finished runs.
 
-The course kinds share the transformer's config (its data, tokenizer and training settings, kind by kind);
+Every kind in KINDS (the from-scratch BERT, the course kinds and char_ngram) shares one config (its data, tokenizer
+and training settings, kind by kind: `model.kind` switches the model and keeps the keys that kind reads);
 configs passed with `--with` (the default's char n-gram language ID) are trained as they are, on their own data,
 and tabulated beside them, so the table shows which model wins and what each one trained on.
 

@@ -97,13 +97,20 @@ class _Layers:
         model, earlier = tree.get("model"), self.tree.get("model")
         if not isinstance(model, dict) or not isinstance(earlier, dict) or "kind" not in model:
             return
-        member = MODEL_KINDS.get(model["kind"])
-        if member is None or model["kind"] == earlier.get("kind", DEFAULT_MODEL_KIND):
-            return
+        kind, old = model["kind"], earlier.get("kind", DEFAULT_MODEL_KIND)
+        member = MODEL_KINDS.get(kind) if isinstance(kind, str) else None
+        if member is None or kind == old:
+            return  # an unknown kind is validation's to report
         dropped = sorted(key for key in earlier if key not in member.model_fields)
         if dropped:
-            log.info("model.kind=%s does not read model.%s of the layers below: left out", model["kind"], ", model.".join(dropped))
-        self.tree = {**self.tree, "model": {k: v for k, v in earlier.items() if k in member.model_fields}}
+            log.info("model.kind=%s does not read model.%s of the layers below: left out", kind, ", model.".join(dropped))
+        kept = {k: v for k, v in earlier.items() if k in member.model_fields}
+        # the old kind's default tokenizer algorithm (a saved config writes it out) is not a choice for the new kind
+        tokenizer, old_member = kept.get("tokenizer"), MODEL_KINDS.get(old) if isinstance(old, str) else None
+        default = getattr(old_member, "default_tokenizer", None)
+        if isinstance(tokenizer, dict) and default is not None and tokenizer.get("kind") == default:
+            kept["tokenizer"] = {k: v for k, v in tokenizer.items() if k != "kind"}
+        self.tree = {**self.tree, "model": kept}
 
     def _merge(self, base: dict[str, Any], extra: dict[str, Any], source: str | None, prefix: Key) -> dict[str, Any]:
         merged = dict(base)

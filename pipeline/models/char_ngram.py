@@ -49,7 +49,7 @@ class CharNgramConfig(PretrainedConfig):
         self,
         vocab_size: int = 8000,
         pad_token_id: int = 0,
-        hidden_size: int = 64,
+        hidden_size: int = 128,
         max_length: int = 256,
         dropout: float = 0.1,
         ngram_orders: Sequence[int] = (1, 2, 3, 4, 5),

@@ -122,12 +122,14 @@ def _stamp_digest(stamp: dict[str, Any]) -> str:
 
 
 def inputs_fingerprint(cfg: Config, stage: str) -> str | None:
-    """The fingerprint of a stage's inputs; None when an upstream stage has no valid stamp."""
+    """The fingerprint of a stage's inputs; None when an upstream stage is not up to date itself (no stamp, changed
+    outputs, or inputs of its own that changed), so a changed data config makes train, evaluate and export stale
+    too, not prepare alone."""
     spec = STAGES[stage]
     upstream = {}
     for name in spec.upstream:
-        stamp = _read_stamp(cfg, name)
-        if stamp is None or not _outputs_unchanged(cfg, name, stamp):
+        stamp = up_to_date(cfg, name)
+        if stamp is None:
             return None
         upstream[name] = _stamp_digest(stamp)
     inputs = {
@@ -190,7 +192,7 @@ Result = TypeVar("Result")
 def stamped(stage: str) -> Callable[[Callable[[Config], Result]], Callable[[Config], Result]]:
     """Decorate a stage's entry function so that every finished run, however called, leaves its stamp.
 
-    Only the CLI skips: a direct call (tests, notebooks, the comparison tool) always runs the stage. The
+    Only the runner (the CLI, the comparison tool) skips: a direct call (tests, notebooks) always runs the stage. The
     old stamp is removed first, so a stage that dies half-way is never taken as up to date.
     """
 

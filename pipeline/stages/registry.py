@@ -98,7 +98,7 @@ def upstream_of(name: str) -> list[str]:
 
 
 def help_lines() -> list[str]:
-    """One line per stage with what runs first, for `make help` and the CLI's help."""
+    """One line per stage with what runs first, for `make help`."""
     return [
         f"  {s.name:<10} {s.help}" + (f" (after {', '.join(s.upstream)})" if s.upstream else "")
         for s in STAGES.values()

@@ -2,7 +2,7 @@
 
 No stage calls another: `pipeline evaluate` on a fresh clone runs prepare and train first because the
 registry (pipeline/stages/registry.py) says evaluate reads train's model and train reads prepare's data.
-Direct calls of a stage's function (tests, notebooks, the comparison tool) run that stage alone.
+Direct calls of a stage's function (tests, notebooks) run that stage alone; the comparison tool goes through here.
 """
 
 from __future__ import annotations

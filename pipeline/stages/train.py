@@ -127,6 +127,9 @@ def _save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg:
 
 @fingerprint.stamped("train")
 def train(cfg: Config) -> TrainResult:
+    """Train on prepare's output (the runner runs prepare first when it is stale; a direct call needs it there).
+    Launched in several processes (torchrun, accelerate launch) it trains data-parallel; the runner refuses
+    train.strategy=head_only there before anything starts."""
     processes = distributed.world_size()
     paths = cfg.paths
     if cfg.train.num_threads:

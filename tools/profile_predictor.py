@@ -1,0 +1,159 @@
+"""Where one sentence's time goes in the Predictor: tokenizing, padding, onnxruntime (per operator, from its own
+profiler), softmax, the unseen-script rule, ranking, and the Python between them, in microseconds per sentence at
+batches of 1, 32 and 256 on one thread.
+
+`make profile CONFIG=...` writes reports/<run>/profile.md from the run's export and its test sentences. Each batch
+size is timed in ROUNDS rounds, the sizes rotated within a round, and the median round is reported: these machines
+are noisy, and a figure is only compared with others from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from pipeline.config import load_config
+from pipeline.data.prepared import read_split
+from pipeline.machine import describe
+from pipeline.runtime.predictor import Predictor
+
+BATCHES = (1, 32, 256)
+ROUNDS = 3
+# sentences timed per batch size and round: batch 1 pays a call per sentence, so fewer keep the run short
+SENTENCES = {1: 2000, 32: 8000, 256: 8000}
+STEPS = ("tokenize", "pad", "onnxruntime", "softmax", "unseen scripts", "rank")
+
+
+def time_steps(predictor: Predictor, texts: list[str], batch: int) -> dict[str, float]:
+    """Seconds per step over `texts` in length-sorted batches, as Predictor.predict forms them, and the whole
+    predict() call over the same texts."""
+    spent = collections.Counter()
+    order = sorted(texts, key=len)
+    for start in range(0, len(order), batch):
+        chunk = order[start : start + batch]
+        t0 = time.perf_counter()
+        encodings = predictor.tokenizer.encode_batch_fast(chunk)
+        t1 = time.perf_counter()
+        feed = predictor._pad({"input_ids": [e.ids for e in encodings], "attention_mask": [e.attention_mask for e in encodings]})
+        t2 = time.perf_counter()
+        logits = predictor.session.run(None, feed)[0]
+        t3 = time.perf_counter()
+        probs = predictor.probabilities(logits)
+        t4 = time.perf_counter()
+        predictor.in_unseen_scripts(chunk)
+        t5 = time.perf_counter()
+        predictor.rank(probs, [False] * len(chunk), texts=chunk)
+        t6 = time.perf_counter()
+        for step, seconds in zip(STEPS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True):
+            spent[step] += seconds
+    spent["rank"] -= spent["unseen scripts"]  # rank applies the script rule itself
+    started = time.perf_counter()
+    predictor.predict(texts, batch_size=batch)
+    spent["predict() in all"] = time.perf_counter() - started
+    return dict(spent)
+
+
+def operator_profile(export: Path, variant: str, texts: list[str], batch: int) -> dict[str, float]:
+    """onnxruntime's own profiler: microseconds per sentence in each operator type, one thread."""
+    predictor = Predictor(export, quantized=variant == "int8", threads=1)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.enable_profiling = True
+    with tempfile.TemporaryDirectory() as tmp:
+        options.profile_file_prefix = str(Path(tmp) / "ort")
+        session = ort.InferenceSession(str(export / predictor.manifest["models"][variant]), options, providers=["CPUExecutionProvider"])
+        order = sorted(texts, key=len)
+        for start in range(0, len(order), batch):
+            feed, _ = predictor._encode(order[start : start + batch])
+            session.run(None, feed)
+        trace = json.loads(Path(session.end_profiling()).read_text())
+    per_op: collections.Counter[str] = collections.Counter()
+    for event in trace:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            per_op[event["args"]["op_name"]] += event["dur"]
+    return {op: us / len(texts) for op, us in per_op.most_common()}
+
+
+def measure(export: Path, texts: list[str]) -> dict:
+    predictor = Predictor(export, threads=1)
+    rounds: dict[int, list[dict[str, float]]] = {b: [] for b in BATCHES}
+    for r in range(ROUNDS):
+        for batch in BATCHES[r % len(BATCHES) :] + BATCHES[: r % len(BATCHES)]:
+            sample = texts[: SENTENCES[batch]]
+            seconds = time_steps(predictor, sample, batch)
+            rounds[batch].append({k: v / len(sample) * 1e6 for k, v in seconds.items()})
+    result = {}
+    for batch, found in rounds.items():
+        median_round = sorted(found, key=lambda r: r["predict() in all"])[len(found) // 2]
+        result[batch] = median_round
+    return {
+        "variant": predictor.variant,
+        "mean_characters": float(np.mean([len(t) for t in texts])),
+        "per_step_us": result,
+        "operators_us_batch32": operator_profile(export, predictor.variant, texts[: SENTENCES[32]], 32),
+    }
+
+
+def markdown(result: dict, command: str, run: str) -> str:
+    per_step = result["per_step_us"]
+    lines = [
+        f"# Where a sentence's time goes: {run}",
+        "",
+        f"Produced by `{command}` on {describe()}. Export variant: {result['variant']}, one onnxruntime thread. "
+        f"Test sentences of the run, {result['mean_characters']:.0f} characters on average; microseconds per "
+        f"sentence, the median of {ROUNDS} rotated rounds.",
+        "",
+        "| step | " + " | ".join(f"batch {b}" for b in BATCHES) + " |",
+        "|---|" + "---|" * len(BATCHES),
+    ]
+    for step in (*STEPS, "Python between them"):
+        row = []
+        for b in BATCHES:
+            steps = per_step[b]
+            value = steps["predict() in all"] - sum(steps[s] for s in STEPS) if step == "Python between them" else steps[step]
+            row.append(f"{value:.1f}")
+        lines.append(f"| {step} | " + " | ".join(row) + " |")
+    lines.append("| **predict() in all** | " + " | ".join(f"**{per_step[b]['predict() in all']:.1f}**" for b in BATCHES) + " |")
+    lines.append("| sentences/s | " + " | ".join(f"{1e6 / per_step[b]['predict() in all']:,.0f}" for b in BATCHES) + " |")
+    ops = result["operators_us_batch32"]
+    total = sum(ops.values())
+    lines += [
+        "",
+        "## onnxruntime's operators at batch 32",
+        "",
+        "From onnxruntime's profiler (kernel time only), microseconds per sentence, by operator type.",
+        "",
+        "| operator | µs/sentence | share |",
+        "|---|---|---|",
+        *[f"| {op} | {us:.2f} | {us / total:.0%} |" for op, us in list(ops.items())[:12]],
+        f"| all | {total:.2f} | 100% |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config)
+    texts = read_split(cfg.paths.data, "test")["text"].tolist()
+    rng = np.random.default_rng(0)
+    texts = [texts[i] for i in rng.permutation(len(texts))]
+    result = measure(cfg.paths.export, texts)
+    out = cfg.paths.reports / "profile.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown(result, f"make profile CONFIG={args.config}", cfg.run_name), encoding="utf-8")
+    (cfg.paths.reports / "profile.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print(out.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
