@@ -32,28 +32,36 @@ STEPS = ("tokenize", "pad", "onnxruntime", "softmax", "unseen scripts", "rank")
 
 
 def time_steps(predictor: Predictor, texts: list[str], batch: int) -> dict[str, float]:
-    """Seconds per step over `texts` in length-sorted batches, as Predictor.predict forms them, and the whole
+    """Seconds per step over `texts`, as Predictor.predict spends them: tokenizing, padding and onnxruntime per
+    length-sorted batch, then softmax, the script rule and ranking once over all the logits; and the whole
     predict() call over the same texts."""
-    spent = collections.Counter()
+    spent: collections.Counter[str] = collections.Counter()
     order = sorted(texts, key=len)
+    logits = []
     for start in range(0, len(order), batch):
         chunk = order[start : start + batch]
         t0 = time.perf_counter()
-        encodings = predictor.tokenizer.encode_batch_fast(chunk)
-        t1 = time.perf_counter()
-        feed = predictor._pad({"input_ids": [e.ids for e in encodings], "attention_mask": [e.attention_mask for e in encodings]})
-        t2 = time.perf_counter()
-        logits = predictor.session.run(None, feed)[0]
+        if predictor.char_encoder is not None:  # normalizing and the id lookup are one vectorized step there
+            feed, _ = predictor.char_encoder(chunk)
+            t1 = t2 = time.perf_counter()
+        else:
+            encodings = predictor.tokenizer.encode_batch_fast(chunk)
+            t1 = time.perf_counter()
+            feed = predictor._pad({"input_ids": [e.ids for e in encodings], "attention_mask": [e.attention_mask for e in encodings]})
+            t2 = time.perf_counter()
+        logits.append(predictor.session.run(None, feed)[0])
         t3 = time.perf_counter()
-        probs = predictor.probabilities(logits)
-        t4 = time.perf_counter()
-        predictor.in_unseen_scripts(chunk)
-        t5 = time.perf_counter()
-        predictor.rank(probs, [False] * len(chunk), texts=chunk)
-        t6 = time.perf_counter()
-        for step, seconds in zip(STEPS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True):
-            spent[step] += seconds
-    spent["rank"] -= spent["unseen scripts"]  # rank applies the script rule itself
+        spent["tokenize"] += t1 - t0
+        spent["pad"] += t2 - t1
+        spent["onnxruntime"] += t3 - t2
+    t3 = time.perf_counter()
+    probs = predictor.probabilities(np.concatenate(logits))
+    t4 = time.perf_counter()
+    predictor.in_unseen_scripts(order)
+    t5 = time.perf_counter()
+    predictor.rank(probs, [False] * len(order), texts=order)
+    t6 = time.perf_counter()
+    spent["softmax"], spent["unseen scripts"], spent["rank"] = t4 - t3, t5 - t4, (t6 - t5) - (t5 - t4)  # rank applies the rule too
     started = time.perf_counter()
     predictor.predict(texts, batch_size=batch)
     spent["predict() in all"] = time.perf_counter() - started
@@ -82,21 +90,27 @@ def operator_profile(export: Path, variant: str, texts: list[str], batch: int) -
 
 
 def measure(export: Path, texts: list[str]) -> dict:
+    """Each batch size with the export's encoder (the numpy character encoder for a char_ngram export) and, when
+    that is not the Rust tokenizer, with the Rust tokenizer too: the before and after of the same run, in rounds
+    that rotate both the batch sizes and the two."""
     predictor = Predictor(export, threads=1)
-    rounds: dict[int, list[dict[str, float]]] = {b: [] for b in BATCHES}
+    char_encoder = predictor.char_encoder
+    encoders = ("numpy", "rust") if char_encoder is not None else ("rust",)
+    cases = [(b, e) for b in BATCHES for e in encoders]
+    rounds: dict[tuple[int, str], list[dict[str, float]]] = {case: [] for case in cases}
     for r in range(ROUNDS):
-        for batch in BATCHES[r % len(BATCHES) :] + BATCHES[: r % len(BATCHES)]:
+        for batch, encoder in cases[r % len(cases) :] + cases[: r % len(cases)]:
+            predictor.char_encoder = char_encoder if encoder == "numpy" else None
             sample = texts[: SENTENCES[batch]]
             seconds = time_steps(predictor, sample, batch)
-            rounds[batch].append({k: v / len(sample) * 1e6 for k, v in seconds.items()})
-    result = {}
-    for batch, found in rounds.items():
-        median_round = sorted(found, key=lambda r: r["predict() in all"])[len(found) // 2]
-        result[batch] = median_round
+            rounds[(batch, encoder)].append({k: v / len(sample) * 1e6 for k, v in seconds.items()})
+    predictor.char_encoder = char_encoder
+    median = {case: sorted(found, key=lambda r: r["predict() in all"])[len(found) // 2] for case, found in rounds.items()}
     return {
         "variant": predictor.variant,
         "mean_characters": float(np.mean([len(t) for t in texts])),
-        "per_step_us": result,
+        "per_step_us": {b: median[(b, encoders[0])] for b in BATCHES},
+        "rust_tokenizer_us": {b: median[(b, "rust")] for b in BATCHES} if char_encoder is not None else None,
         "operators_us_batch32": operator_profile(export, predictor.variant, texts[: SENTENCES[32]], 32),
     }
 
@@ -122,6 +136,21 @@ def markdown(result: dict, command: str, run: str) -> str:
         lines.append(f"| {step} | " + " | ".join(row) + " |")
     lines.append("| **predict() in all** | " + " | ".join(f"**{per_step[b]['predict() in all']:.1f}**" for b in BATCHES) + " |")
     lines.append("| sentences/s | " + " | ".join(f"{1e6 / per_step[b]['predict() in all']:,.0f}" for b in BATCHES) + " |")
+    rust = result["rust_tokenizer_us"]
+    if rust is not None:
+        lines += [
+            "",
+            "Tokenizing and padding are one vectorized step of the numpy character encoder (pipeline/runtime/char_encoder.py), "
+            "shown as tokenize. The same run with the Rust tokenizer (tokenizer.json) and the padding in Python, as before it:",
+            "",
+            "| step | " + " | ".join(f"batch {b}" for b in BATCHES) + " |",
+            "|---|" + "---|" * len(BATCHES),
+            *[f"| {step} | " + " | ".join(f"{rust[b][step]:.1f}" for b in BATCHES) + " |" for step in ("tokenize", "pad", "onnxruntime")],
+            "| **predict() in all** | " + " | ".join(f"**{rust[b]['predict() in all']:.1f}**" for b in BATCHES) + " |",
+            "| sentences/s | " + " | ".join(f"{1e6 / rust[b]['predict() in all']:,.0f}" for b in BATCHES) + " |",
+            "| numpy encoder's speed-up | " + " | ".join(
+                f"{rust[b]['predict() in all'] / per_step[b]['predict() in all']:.2f}x" for b in BATCHES) + " |",
+        ]
     ops = result["operators_us_batch32"]
     total = sum(ops.values())
     lines += [
