@@ -16,5 +16,7 @@ def test_profile_times_each_step_and_writes_the_tables(pipeline_run):
     assert result["per_step_us"][32]["pad"] == 0  # the numpy encoder pads as it encodes
     ops = result["operators_us_batch32"]
     assert "Gather" in ops and all(us > 0 for us in ops.values())
+    memory = result["memory"]  # the tiny run's export is a char_ngram one
+    assert memory["rows_per_sentence"] > 0 and memory["bound_random"] > 0 and memory["bound_stream"] > 0
     text = markdown(result, "make profile", cfg.run_name)
-    assert "| **predict() in all** |" in text and "numpy encoder's speed-up" in text and "| Gather |" in text
+    assert "| **predict() in all** |" in text and "numpy encoder's speed-up" in text and "| Gather |" in text and "## What memory allows" in text

@@ -14,6 +14,7 @@ import collections
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,48 @@ def measure(export: Path, texts: list[str]) -> dict:
         "per_step_us": {b: median[(b, encoders[0])] for b in BATCHES},
         "rust_tokenizer_us": {b: median[(b, "rust")] for b in BATCHES} if char_encoder is not None else None,
         "operators_us_batch32": operator_profile(export, predictor.variant, texts[: SENTENCES[32]], 32),
+        "memory": memory_bound(export, predictor, texts),
     }
+
+
+def memory_bound(export: Path, predictor: Predictor, texts: list[str]) -> dict | None:
+    """What memory allows for the table rows a sentence reads (a char_ngram export; None for other models).
+
+    A sentence of T tokens reads T - n + 1 rows for each n-gram order n, each hidden_size bytes in int8 (4 times
+    that in fp32), at hashed, so random, places in the table. Two references, measured here on one core with numpy:
+    streaming bandwidth (a copy of 256 MB), and random row reads (rows of the same width taken at random from a
+    table of the same size), the access pattern the Gather has.
+    """
+    config = json.loads((export / "config.json").read_text(encoding="utf-8"))
+    if config.get("model_type") != "char_ngram" or predictor.char_encoder is None:
+        return None
+    width = config["hidden_size"] * (1 if predictor.variant == "int8" else 4)
+    table_rows = config["vocab_size"] + config["ngram_buckets"]
+    tokens = predictor.char_encoder(texts)[0]["attention_mask"].sum(axis=1)
+    rows = float(np.mean(sum(np.maximum(tokens - n + 1, 0) for n in config["ngram_orders"])))
+    # Every array is written before it is timed: a fresh allocation's first touch costs page faults, and numpy's
+    # zeros are the kernel's shared zero page until written. The best of 3 tries.
+    source, target = np.ones(256 * 2**20, dtype=np.uint8), np.ones(256 * 2**20, dtype=np.uint8)
+    stream = 2 * source.nbytes / min(_seconds(lambda: np.copyto(target, source)) for _ in range(3))  # read and write
+    table = np.ones((table_rows, width), dtype=np.uint8)
+    index = np.random.default_rng(0).integers(table_rows, size=2_000_000)
+    out = np.ones((len(index), width), dtype=np.uint8)
+    random_rows = len(index) / min(_seconds(lambda: table.take(index, axis=0, out=out)) for _ in range(3))
+    return {
+        "rows_per_sentence": rows,
+        "bytes_per_sentence": rows * width,
+        "table_mb": table_rows * width / 2**20,
+        "stream_bytes_per_s": stream,
+        "random_rows_per_s": random_rows,
+        "bound_stream": stream / (rows * width),
+        "bound_random": random_rows / rows,
+    }
+
+
+def _seconds(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
 
 
 def markdown(result: dict, command: str, run: str) -> str:
@@ -150,6 +192,21 @@ def markdown(result: dict, command: str, run: str) -> str:
             "| sentences/s | " + " | ".join(f"{1e6 / rust[b]['predict() in all']:,.0f}" for b in BATCHES) + " |",
             "| numpy encoder's speed-up | " + " | ".join(
                 f"{rust[b]['predict() in all'] / per_step[b]['predict() in all']:.2f}x" for b in BATCHES) + " |",
+        ]
+    memory = result["memory"]
+    if memory is not None:
+        best = max(1e6 / per_step[b]["predict() in all"] for b in BATCHES)
+        lines += [
+            "",
+            "## What memory allows",
+            "",
+            f"A sentence reads {memory['rows_per_sentence']:.0f} rows of the n-gram table on average "
+            f"({memory['bytes_per_sentence'] / 1024:.1f} KB; the table is {memory['table_mb']:.0f} MB), at hashed, random "
+            f"places. Measured on one core with numpy: streaming {memory['stream_bytes_per_s'] / 1e9:.1f} GB/s allows "
+            f"{memory['bound_stream']:,.0f} sentences/s; random row reads of that width, "
+            f"{memory['random_rows_per_s'] / 1e6:.0f} million rows/s, allow {memory['bound_random']:,.0f}. The best "
+            f"figure above, {best:,.0f} sentences/s, is {best / memory['bound_random']:.0%} of the random-read bound "
+            f"and {best / memory['bound_stream']:.1%} of the streaming one.",
         ]
     ops = result["operators_us_batch32"]
     total = sum(ops.values())
