@@ -24,19 +24,27 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from transformers import AutoConfig, AutoModelForSequenceClassification, PretrainedConfig
+from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from pipeline.config import CharNgramModel
 from pipeline.models.course.config import POSITIONALS
 from pipeline.models.course.positional import positional_encoding
 from pipeline.models.course.transformer import TransformerBlock
-from pipeline.models.encoder_classifier import EncoderClassifier
+from pipeline.models.encoder_classifier import (
+    EncoderClassifier,
+    EncoderClassifierConfig,
+    check_choice,
+    check_dropout,
+    check_heads,
+    check_orders,
+    check_sizes,
+)
 from pipeline.models.ngram_hashing import masked_mean, ngram_rows
 
 NGRAM_HEADS = ("linear", "mlp")
 
 
-class CharNgramConfig(PretrainedConfig):
+class CharNgramConfig(EncoderClassifierConfig):
     """Sizes of the char n-gram model, as the config's model section (pipeline.config.CharNgramModel) gives them.
 
     num_heads, intermediate_size and positional are read only with ngram_layers > 0 (intermediate_size also
@@ -62,23 +70,16 @@ class CharNgramConfig(PretrainedConfig):
         positional: str = "sinusoidal",
         **kwargs: Any,
     ) -> None:
-        for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size), ("max_length", max_length),
-                            ("ngram_buckets", ngram_buckets), ("ngram_window", ngram_window),
-                            ("intermediate_size", intermediate_size), ("num_heads", num_heads)):
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-        if not ngram_orders or min(ngram_orders) < 1 or len(set(ngram_orders)) != len(ngram_orders):
-            raise ValueError(f"ngram_orders must be distinct positive integers, got {list(ngram_orders)}")
-        if ngram_head not in NGRAM_HEADS:
-            raise ValueError(f"ngram_head must be one of {', '.join(NGRAM_HEADS)}; got {ngram_head!r}")
-        if positional not in POSITIONALS:
-            raise ValueError(f"positional must be one of {', '.join(POSITIONALS)}; got {positional!r}")
+        check_sizes(vocab_size=vocab_size, hidden_size=hidden_size, max_length=max_length, ngram_buckets=ngram_buckets,
+                    ngram_window=ngram_window, intermediate_size=intermediate_size, num_heads=num_heads)
+        check_orders(ngram_orders)
+        check_choice("ngram_head", ngram_head, NGRAM_HEADS)
+        check_choice("positional", positional, POSITIONALS)
         if ngram_layers < 0:
             raise ValueError(f"ngram_layers must be at least 0, got {ngram_layers}")
-        if ngram_layers and hidden_size % num_heads:
-            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if ngram_layers:
+            check_heads(hidden_size, num_heads)
+        check_dropout(dropout)
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.dropout = dropout
@@ -90,16 +91,7 @@ class CharNgramConfig(PretrainedConfig):
         self.intermediate_size = intermediate_size
         self.num_heads = num_heads
         self.positional = positional
-        # PretrainedConfig treats max_length as a (deprecated) generation setting and would reset it to 20.
         super().__init__(pad_token_id=pad_token_id, max_length=max_length, **kwargs)
-
-    def _get_non_default_generation_parameters(self) -> dict[str, Any]:
-        """None: this model never generates, and max_length here is the tokenizer's truncation length.
-
-        Without this, every save (each Trainer checkpoint included) warns that max_length belongs in a
-        GenerationConfig.
-        """
-        return {}
 
 
 class NgramTable(nn.Embedding):

@@ -6,12 +6,56 @@ AutoModelForSequenceClassification treat these models like the BERT it also trai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
+
+
+class EncoderClassifierConfig(PretrainedConfig):
+    """Base of the Hugging Face configs of the models written here (char n-gram, course): max_length is the
+    tokenizer's truncation length, and the checks their sizes share are the functions below."""
+
+    def __init__(self, pad_token_id: int, max_length: int, **kwargs: Any) -> None:
+        # PretrainedConfig treats max_length as a (deprecated) generation setting and would reset it to 20.
+        super().__init__(pad_token_id=pad_token_id, max_length=max_length, **kwargs)
+
+    def _get_non_default_generation_parameters(self) -> dict[str, Any]:
+        """None: these models never generate, and max_length here is the tokenizer's truncation length.
+
+        Without this, every save (each Trainer checkpoint included) warns that max_length belongs in a
+        GenerationConfig.
+        """
+        return {}
+
+
+def check_sizes(**sizes: int) -> None:
+    for name, value in sizes.items():
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+
+
+def check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def check_dropout(dropout: float) -> None:
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+
+def check_heads(hidden_size: int, num_heads: int) -> None:
+    if hidden_size % num_heads:
+        raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})")
+
+
+def check_orders(ngram_orders: Sequence[int]) -> None:
+    if not ngram_orders or min(ngram_orders) < 1 or len(set(ngram_orders)) != len(ngram_orders):
+        raise ValueError(f"ngram_orders must be distinct positive integers, got {list(ngram_orders)}")
 
 
 class EncoderClassifier(PreTrainedModel):

@@ -10,14 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from transformers import PretrainedConfig
-
 from pipeline.config import COURSE_KINDS as KINDS
+from pipeline.models.encoder_classifier import (
+    EncoderClassifierConfig,
+    check_choice,
+    check_dropout,
+    check_heads,
+    check_orders,
+    check_sizes,
+)
 
 POSITIONALS = ("sinusoidal", "learned", "none")
 
 
-class CourseConfig(PretrainedConfig):
+class CourseConfig(EncoderClassifierConfig):
     """Sizes of a course model.
 
     Which fields each kind reads:
@@ -50,28 +56,22 @@ class CourseConfig(PretrainedConfig):
         cnn_channels: int = 128,
         **kwargs: Any,
     ) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
-        if positional not in POSITIONALS:
-            raise ValueError(f"positional must be one of {', '.join(POSITIONALS)}; got {positional!r}")
-        for name, value in (
-            ("vocab_size", vocab_size),
-            ("hidden_size", hidden_size),
-            ("num_layers", num_layers),
-            ("num_heads", num_heads),
-            ("intermediate_size", intermediate_size),
-            ("max_length", max_length),
-            ("ngram_buckets", ngram_buckets),
-            ("cnn_channels", cnn_channels),
-        ):
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-        if kind == "transformer" and hidden_size % num_heads:
-            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if not ngram_orders or min(ngram_orders) < 1 or len(set(ngram_orders)) != len(ngram_orders):
-            raise ValueError(f"ngram_orders must be distinct positive integers, got {list(ngram_orders)}")
+        check_choice("kind", kind, KINDS)
+        check_choice("positional", positional, POSITIONALS)
+        check_sizes(
+            vocab_size=vocab_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            intermediate_size=intermediate_size,
+            max_length=max_length,
+            ngram_buckets=ngram_buckets,
+            cnn_channels=cnn_channels,
+        )
+        if kind == "transformer":
+            check_heads(hidden_size, num_heads)
+        check_dropout(dropout)
+        check_orders(ngram_orders)
         if not cnn_kernel_sizes or min(cnn_kernel_sizes) < 1:
             raise ValueError(f"cnn_kernel_sizes must be positive integers, got {list(cnn_kernel_sizes)}")
         self.kind = kind
@@ -86,13 +86,4 @@ class CourseConfig(PretrainedConfig):
         self.ngram_orders = list(ngram_orders)
         self.cnn_kernel_sizes = list(cnn_kernel_sizes)
         self.cnn_channels = cnn_channels
-        # PretrainedConfig treats max_length as a (deprecated) generation setting and would reset it to 20.
         super().__init__(pad_token_id=pad_token_id, max_length=max_length, **kwargs)
-
-    def _get_non_default_generation_parameters(self) -> dict[str, Any]:
-        """None: these models never generate, and max_length here is the tokenizer's truncation length.
-
-        Without this, every save (each Trainer checkpoint included) warns that max_length belongs in a
-        GenerationConfig.
-        """
-        return {}
