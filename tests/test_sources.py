@@ -72,14 +72,16 @@ def test_missing_and_unsupported_files(tmp_path):
         read_source(DataConfig(source="files", train_file=str(odd)))
 
 
+def _sib_split(lang, split):
+    """Two rows of one SIB-200 language and split, in its columns."""
+    return pd.DataFrame({"index_id": [1, 2], "category": ["sports", "health"], "text": [f"{lang} {split} a", f"{lang} {split} b"]})
+
+
 def _sib_folder(root, languages=("eng_Latn", "fra_Latn")):
     for lang in languages:
         (root / lang).mkdir(parents=True)
         for split in ("train", "dev", "test"):
-            frame = pd.DataFrame(
-                {"index_id": [1, 2], "category": ["sports", "health"], "text": [f"{lang} {split} a", f"{lang} {split} b"]}
-            )
-            frame.to_csv(root / lang / f"{split}.tsv", sep="\t", index=False)
+            _sib_split(lang, split).to_csv(root / lang / f"{split}.tsv", sep="\t", index=False)
     return root
 
 
@@ -126,10 +128,7 @@ def _hub_repo(root, languages=("fra_Latn", "eng_Latn")):
     for lang in languages:
         (root / lang).mkdir(parents=True)
         for split in ("train", "validation", "test"):
-            frame = pd.DataFrame(
-                {"index_id": [1, 2], "category": ["sports", "health"], "text": [f"{lang} {split} a", f"{lang} {split} b"]}
-            )
-            frame.to_parquet(root / lang / f"{split}.parquet")
+            _sib_split(lang, split).to_parquet(root / lang / f"{split}.parquet")
         files = "".join(f"  - split: {s}\n    path: {lang}/{s}.parquet\n" for s in ("train", "validation", "test"))
         configs.append(f"- config_name: {lang}\n  data_files:\n{files}")
     (root / "README.md").write_text("---\nconfigs:\n" + "".join(configs) + "---\n")

@@ -13,7 +13,6 @@ Writes reports/<run>/abstain.md, abstain.png and abstain.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
@@ -30,8 +29,7 @@ from pipeline.config import load_config  # noqa: E402
 from pipeline.data.language_codes import SIB_FOLDERS  # noqa: E402
 from pipeline.machine import describe  # noqa: E402
 from pipeline.runtime.predictor import Predictor  # noqa: E402
-from tools.langid_bench import make_args  # noqa: E402
-from tools.local_server import ROOT  # noqa: E402
+from tools.langid_bench import make_args, sib_missing, sib_parser  # noqa: E402
 
 # SIB-200 folders in the ISO 639-3 macrolanguage of an eld label (or the same language in another script).
 MACRO_SIBLINGS = {
@@ -200,13 +198,8 @@ def markdown(result: dict, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-c", "--config", default="configs/default.yaml")
-    parser.add_argument("--sib", type=Path, default=ROOT.parent / "shared/data/sib200/data/annotated")
-    parser.add_argument("overrides", nargs="*", help="dotted config overrides, as for the stages (make ARGS=...)")
-    args = parser.parse_args(argv)
-    if not args.sib.is_dir():
-        print(f"error: {args.sib} not found: the curve needs SIB-200 (../shared/data on the project's machines)", file=sys.stderr)
+    args = sib_parser(__doc__.split("\n")[0]).parse_args(argv)
+    if sib_missing(args.sib, "the curve"):
         return 2
     cfg = load_config(args.config, args.overrides)
     result = measure(cfg.paths.export, args.sib)

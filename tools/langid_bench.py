@@ -431,16 +431,29 @@ def make_args(overrides: list[str]) -> str:
     return f' ARGS="{" ".join(overrides)}"' if overrides else ""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="language ID against heliport, lingua, langid.py and fastText, accuracy and speed")
+def sib_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of the tools that score an export on SIB-200: the config, the SIB-200 folder, overrides."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("-c", "--config", default="configs/default.yaml")
     parser.add_argument("--sib", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared/data/sib200/data/annotated")
+    parser.add_argument("overrides", nargs="*", help="dotted config overrides, as for the stages (make ARGS=...)")
+    return parser
+
+
+def sib_missing(folder: Path, what: str) -> bool:
+    """True, after saying so on stderr, when the SIB-200 folder `what` needs is not there."""
+    if folder.is_dir():
+        return False
+    print(f"error: {folder} not found: {what} needs SIB-200 (../shared/data on the project's machines)", file=sys.stderr)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = sib_parser("language ID against heliport, lingua, langid.py and fastText, accuracy and speed")
     parser.add_argument("--sample", type=int, default=3000, help="sentences in the speed table")
     parser.add_argument("--split", choices=sorted(SPLIT_SIZES), default="test", help="the SIB-200 split scored")
-    parser.add_argument("overrides", nargs="*", help="dotted config overrides, as for the stages (make ARGS=...)")
     args = parser.parse_args(argv)
-    if not args.sib.is_dir():
-        print(f"error: {args.sib} not found: the comparison needs SIB-200 (../shared/data on the project's machines)", file=sys.stderr)
+    if sib_missing(args.sib, "the comparison"):
         return 2
     cfg = load_config(args.config, args.overrides)
     results = compare_tools(cfg.paths.export, args.sib, args.split)
