@@ -41,7 +41,7 @@ export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup lint prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench langid-bench profile abstain-curve soak tracking-server tracking-server-stop test test-slow test-notebooks clean lock
+.PHONY: help setup lint prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench langid-bench profile profile-service abstain-curve soak tracking-server tracking-server-stop test test-slow test-notebooks clean lock
 
 help: ## list the targets, then the pipeline's stages from their registry (pipeline/stages/registry.py)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -115,6 +115,9 @@ langid-bench: $(VENV)/.bench-installed ## CONFIG's language ID against heliport,
 
 profile: setup ## where a sentence's time goes in the Predictor (steps and onnxruntime's operators, batches 1/32/256, one thread): reports/<run>/profile.md
 	$(BIN)/python -m tools.profile_predictor --config $(CONFIG)
+
+profile-service: bento-model ## where a one-text request's time goes in the service, layer by layer, against the bare app `make bench` compares it with: reports/<run>/service-profile.md
+	$(BIN)/python -m tools.profile_service --config $(CONFIG)
 
 abstain-curve: setup ## false accepts on SIB-200 languages outside the label set against in-set answers, per threshold: reports/<run>/abstain.md
 	$(BIN)/python -m tools.abstain_curve --config $(CONFIG) --sib $(SHARED_SIB) $(ARGS)

@@ -12,6 +12,9 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import click
+from bentoml._internal.configuration.containers import BentoMLContainer
+
 from pipeline.compat import check_tested, installed
 
 log = logging.getLogger(__name__)
@@ -122,3 +125,26 @@ def add_error_log_filter(log_filter: logging.Filter) -> None:
     logger = logging.getLogger(BENTOML_ERROR_LOGGER)
     if not any(type(f) is type(log_filter) for f in logger.filters):
         logger.addFilter(log_filter)
+
+
+def serve_bind_host() -> str | None:
+    """The host `bentoml serve` is about to bind, read while it imports the service; None in any other process.
+
+    BentoML tells a service nothing of where it listens, and a server without an API key should listen on
+    loopback only (serving/auth.py warns otherwise). `bentoml serve` imports the service module inside its click command,
+    before it creates the socket, so the command's `--host` (or BENTOML_HOST) is in the current click context;
+    when neither is given, `serve_http` binds BentoML's configured `http.host` (0.0.0.0 unless a BentoML config
+    says otherwise). That configured host alone is not the answer: `--host` does not change it. A worker gets
+    the bound socket as a file descriptor and no host, and an import outside the CLI (a test, `bentoml build`)
+    runs in no such command: both get None, so only the serve process speaks, once.
+
+    Upstream: no public API tells the host. The option is
+    https://github.com/bentoml/BentoML/blob/v1.4.39/src/bentoml_cli/serve.py#L89-L95 , the import before the
+    bind https://github.com/bentoml/BentoML/blob/v1.4.39/src/bentoml_cli/serve.py#L263 and the default
+    https://github.com/bentoml/BentoML/blob/v1.4.39/src/_bentoml_impl/server/serving.py#L163 .
+    """
+    check_tested("bentoml", TESTED["bentoml"], "serve_bind_host")
+    context = click.get_current_context(silent=True)
+    if context is None or "host" not in context.params:
+        return None
+    return context.params["host"] or BentoMLContainer.http.host.get()

@@ -16,6 +16,7 @@ Both the dispatcher and the semaphore are BentoML internals: serving/compat.py b
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections import Counter
@@ -27,11 +28,13 @@ import anyio
 import bentoml
 import numpy as np
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
+from bentoml.validators import ContentType
 from fastapi import FastAPI
 from pydantic import Field
 
 from pipeline.runtime.predictor import InputError, Predictor, read_manifest
 from serving import compat, request_log
+from serving.auth import ApiKey, announce
 from serving.body_limit import BodyLimit
 from serving.settings import SETTINGS
 
@@ -90,14 +93,23 @@ class TextClassifier:
             get_batch_size=len,
         )
         self._batched = dispatcher(self._infer_requests)
+        # Everything loaded so far (BentoML, onnxruntime, the model) lives as long as the worker. Frozen, the
+        # collector stops walking it: a full collection over it stalled the event loop and every request in
+        # flight with it, which made the p99 at one text per request (docs/serving.md, Speed).
+        gc.collect()
+        gc.freeze()
 
     @bentoml.api(route="/classify")
     async def classify(
         self,
         texts: Annotated[list[str], Field(description="Texts to classify, in order.")],
         top_k: Annotated[int, Field(strict=True, description="How many ranked labels to return per text.")] = 1,
-    ) -> list[dict[str, Any]]:
-        """Classify texts: one prediction per text, in input order."""
+    ) -> Annotated[list[dict[str, Any]], ContentType("application/json")]:
+        """Classify texts: one prediction per text, in input order.
+
+        The return type names its media type: without one, BentoML works it out for every response by building
+        the return type's JSON schema (`IOMixin.mime_type`), which was the biggest single cost of a one-text
+        request in a profile of the worker (docs/serving.md, Speed)."""
         self._validate(texts, top_k)
         rows = await self._batched(texts)
         probs = np.stack([row.probs for row in rows])
@@ -167,6 +179,10 @@ class TextClassifier:
         }
 
 
+# The key check is added first, so it runs first: a request without the key is refused before its body is read.
+if SETTINGS.api_keys:
+    TextClassifier.add_asgi_middleware(ApiKey, keys=SETTINGS.api_keys)
+announce(SETTINGS.api_keys)
 TextClassifier.add_asgi_middleware(BodyLimit, max_bytes=SETTINGS.max_body_bytes)
 
 

@@ -1,19 +1,28 @@
 """Service settings, read from the environment so `bentoml serve` and a built Bento take them the same way.
 
 The model itself comes only from the BentoML model store entry that `make bento-model` imports from the
-export folder. These settings choose its variant (int8 or fp32), bound what a request may ask, and size
-the batching and the worker processes. Each field is read from TEXTCLF_<NAME> (the model tag from
-TEXTCLF_MODEL); a bad value fails at import, naming the variable.
+export folder. These settings choose its variant (int8 or fp32), bound what a request may ask, size
+the batching and the worker processes, and hold the API keys. Each field is read from TEXTCLF_<NAME> (the
+model tag from TEXTCLF_MODEL, the keys of a file from TEXTCLF_API_KEY_FILE); a bad value fails at import,
+naming the variable, and never showing a key.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError, field_validator
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PREFIX = "TEXTCLF_"
 FLAGS = {"": None, "auto": None, "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+# What a client can send after `Bearer ` in one header token: printable ASCII, no spaces.
+KEY = re.compile(r"[\x21-\x7e]+")
+# Variables whose value must never appear in a message.
+SECRET_VARIABLES = {f"{PREFIX}API_KEY"}
 
 
 class ServeSettings(BaseSettings):
@@ -50,6 +59,17 @@ class ServeSettings(BaseSettings):
         description="Answer `unknown` for a text with most of its letters in scripts no training language uses "
         "(language-ID exports, which list their scripts); false keeps the model's answer.",
     )
+    api_key: SecretStr | None = Field(
+        None,
+        description="The key every route but the probes and /metrics asks for, as `Authorization: Bearer <key>`; "
+        "with neither this nor a key file, no key is needed.",
+    )
+    file_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (),
+        validation_alias=f"{PREFIX}API_KEY_FILE",
+        description="The keys of TEXTCLF_API_KEY_FILE, a file of keys, one a line (blank lines and # comments "
+        "skipped), read once at start; each is accepted, so old and new keys both work while rotating.",
+    )
 
     @field_validator("quantized", mode="before")
     @classmethod
@@ -60,9 +80,58 @@ class ServeSettings(BaseSettings):
             raise ValueError("must be true, false or auto")
         return FLAGS[raw.strip().lower()]
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _one_key(cls, raw: object) -> object:
+        """Surrounding whitespace goes (a secret mounted from a file often ends in a newline); a set but empty
+        variable is refused, since serving without a key by mistake is worse than not starting."""
+        if not isinstance(raw, str):
+            return raw
+        key = raw.strip()
+        if not key:
+            raise ValueError("is empty: unset it to serve without a key")
+        if not KEY.fullmatch(key):
+            raise ValueError("must be printable ASCII without spaces")
+        return key
+
+    @field_validator("file_keys", mode="before")
+    @classmethod
+    def _read_key_file(cls, raw: object) -> object:
+        """Read once here, so a missing, unreadable or empty file stops the server at start, naming the file."""
+        if not isinstance(raw, str):
+            return raw
+        if not raw.strip():
+            raise ValueError("must name a file of API keys")
+        try:
+            text = Path(raw).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ValueError("names a file that does not exist") from None
+        except UnicodeDecodeError:
+            raise ValueError("names a file that is not UTF-8 text") from None
+        except OSError as err:
+            raise ValueError(f"names a file that cannot be read ({err.strerror})") from None
+        keys = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            key = line.strip()
+            if not key or key.startswith("#"):
+                continue
+            if not KEY.fullmatch(key):
+                raise ValueError(f"names a file whose line {number} is not a key (printable ASCII without spaces)")
+            keys.append(key)
+        if not keys:
+            raise ValueError("names a file with no key in it (only blank lines and # comments)")
+        return tuple(keys)
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        """Every key the server accepts: TEXTCLF_API_KEY and those of TEXTCLF_API_KEY_FILE; none, no key needed."""
+        keys = (self.api_key, *self.file_keys) if self.api_key is not None else self.file_keys
+        return tuple(key.get_secret_value() for key in keys)
+
     @classmethod
     def from_env(cls) -> ServeSettings:
-        """The settings, or a ValueError whose one line names the environment variable and its bad value."""
+        """The settings, or a ValueError whose one line names the environment variable and its bad value (not
+        the value of TEXTCLF_API_KEY)."""
         try:
             return cls()
         except ValidationError as err:
@@ -86,6 +155,8 @@ def _explain(error: ErrorDetails) -> str:
         wording = str(error["ctx"]["error"])
     else:
         wording = error["msg"].replace("Input should be", "must be", 1)
+    if variable in SECRET_VARIABLES:
+        return f"environment variable {variable} {wording}"
     return f"environment variable {variable} {wording}, got {error['input']!r}"
 
 

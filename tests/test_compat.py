@@ -229,3 +229,27 @@ def test_the_filter_turns_bentomls_record_into_one_info_line():
         requests_logger.setLevel(level)
     assert [r.getMessage() for r in lines] == ["400 POST /classify: texts is empty"]
     assert [r.exc_info[0] for r in errors] == [RuntimeError]
+
+
+def test_serve_bind_host_reads_the_serve_commands_host(monkeypatch):
+    """`bentoml serve` still takes `--host` or BENTOML_HOST and, given neither, leaves it to serve_http, which binds
+    the configured http.host; a worker's command still has no host. That the service module is imported inside
+    the serve command is checked over real HTTP: tests/test_api_key.py finds the startup line only that process
+    writes."""
+    from _bentoml_impl.server.serving import serve_http
+    from _bentoml_impl.worker.service import main as worker
+    from bentoml._internal.configuration.containers import BentoMLContainer
+    from bentoml_cli.cli import create_bentoml_cli
+
+    monkeypatch.delenv("BENTOML_HOST", raising=False)
+    serve = create_bentoml_cli().commands["serve"]
+    assert inspect.signature(serve_http).parameters["host"].default.get() == BentoMLContainer.http.host.get()
+    assert serving_compat.serve_bind_host() is None  # no command at all
+    for args, expected in ((["svc:S", "--host", "10.0.0.7"], "10.0.0.7"), (["svc:S"], BentoMLContainer.http.host.get())):
+        with serve.make_context("serve", args):
+            assert serving_compat.serve_bind_host() == expected
+    monkeypatch.setenv("BENTOML_HOST", "::")
+    with serve.make_context("serve", ["svc:S"]):
+        assert serving_compat.serve_bind_host() == "::"
+    with worker.make_context("service", ["svc:S", "--fd", "3"]):
+        assert serving_compat.serve_bind_host() is None

@@ -23,7 +23,7 @@ from pipeline.runtime.predictor import Predictor
 from serving.model_store import import_export
 from serving.settings import SETTINGS
 from tools import langid_bench, loadtest, speed
-from tools.local_server import ROOT, running_server
+from tools.local_server import ROOT, free_port, local_server, running_server
 
 
 def endpoint_vs_in_process(
@@ -56,6 +56,85 @@ def endpoint_vs_in_process(
         "batch_size": clients, "clients": clients, "seconds": seconds, "variant": predictor.variant,
         "max_batch_size": SETTINGS.max_batch_size, "concurrent_batches": SETTINGS.concurrent_batches, "served": served,
     }
+
+
+def bare_comparison(cfg: Config, clients: int, seconds: float, texts_per_request: tuple[int, ...], rounds: int) -> dict:
+    """The service against the bare Starlette app over the same Predictor (tools/bare_server.py): both servers up,
+    each round measuring one and then the other, the order swapped every round."""
+    export = cfg.paths.export
+    tag = import_export(export).tag
+    texts = read_split(cfg.paths.data, "test")["text"].tolist()
+    logs = cfg.paths.artifacts
+    port = free_port()
+    bare_command = [sys.executable, "-m", "tools.bare_server", str(export), "--port", str(port)]
+    rows = []
+    with running_server(env={"TEXTCLF_MODEL": str(tag)}, log=logs / "bench-server.log") as served, \
+            local_server(bare_command, port, "/readyz", log=logs / "bench-bare.log") as bare:
+        servers = {"bentoml": (served, True), "bare": (bare, False)}
+        for url, metrics in servers.values():
+            loadtest.run(url, texts, clients, 3, metrics=metrics)  # warm-up, not reported
+        for per_request in texts_per_request:
+            runs = []
+            for r in range(rounds):
+                order = list(servers) if r % 2 == 0 else list(reversed(servers))
+                got = {name: asdict(loadtest.run(servers[name][0], texts, clients, seconds, per_request, metrics=servers[name][1])) for name in order}
+                runs.append(got | {"ratio": got["bentoml"]["texts_per_second"] / got["bare"]["texts_per_second"],
+                                   "p99_ratio": got["bentoml"]["p99_ms"] / got["bare"]["p99_ms"]})
+            rows.append({"texts_per_request": per_request, "rounds": runs})
+    return {"clients": clients, "seconds": seconds, "served": rows}
+
+
+def bare_goal_met(row: dict) -> bool:
+    """The issue's goal: at one text per request 0.90 of the bare app's texts/s and at most twice its p99; at more,
+    at least its texts/s; no errors on either side."""
+    runs = row["rounds"]
+    ratio, p99_ratio = _median(runs, "ratio"), _median(runs, "p99_ratio")
+    clean = not any(r[side]["errors"] for r in runs for side in ("bentoml", "bare"))
+    if row["texts_per_request"] == 1:
+        return clean and ratio >= 0.90 and p99_ratio <= 2.0
+    return clean and ratio >= 1.0
+
+
+def bare_markdown(result: dict) -> str:
+    rows = []
+    for row in result["served"]:
+        runs = row["rounds"]
+        for side, name in (("bentoml", "`make serve` (BentoML)"), ("bare", "bare Starlette app")):
+            figures = [r[side] for r in runs]
+            rows.append(
+                f"| {row['texts_per_request']} | {name} | {_median(figures, 'texts_per_second'):.0f} | {_median(figures, 'p50_ms'):.1f}"
+                f" | {_median(figures, 'p99_ms'):.1f} | {sum(f['errors'] for f in figures)} |"
+            )
+    verdicts = []
+    for row in result["served"]:
+        runs = row["rounds"]
+        ratios = [r["ratio"] for r in runs]
+        target = "0.90 of its texts/s and at most 2x its p99" if row["texts_per_request"] == 1 else "1.00 of its texts/s"
+        verdicts.append(
+            f"{row['texts_per_request']} text(s) per request: BentoML / bare **{_median(runs, 'ratio'):.2f}x** texts/s"
+            f" (rounds {min(ratios):.2f}-{max(ratios):.2f}), p99 {_median(runs, 'p99_ratio'):.2f}x; target {target}:"
+            f" **{'met' if bare_goal_met(row) else 'missed'}**."
+        )
+    rounds = len(result["served"][0]["rounds"])
+    return "\n".join([
+        "## The service against a bare ASGI app",
+        "",
+        f"The same {result['clients']} client threads (`tools/loadtest.py`, keep-alive connections, on the same cores)"
+        " against `make serve` and against a bare Starlette app on uvicorn (`tools/bare_server.py`: one worker, no"
+        " batching, inference inline, uvicorn's defaults) over the same Predictor and model variant. Both servers up;"
+        f" {rounds} rounds of {result['seconds']:.0f} s on each, the order swapped every round. Medians over the rounds;"
+        " errors summed.",
+        "",
+        "| texts per request | server | texts/s | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        *[f"- {v}" for v in verdicts],
+        "",
+        "Where a one-text request's time goes inside the service, layer by layer: `make profile-service`"
+        " (reports/<run>/service-profile.md).",
+        "",
+    ])
 
 
 def _own_home(folder: Path) -> str:
@@ -227,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     result = endpoint_vs_in_process(cfg, args.clients, args.seconds, tuple(args.texts_per_request), args.rounds)
     workers = workers_comparison(cfg, args.clients, args.seconds, max(args.texts_per_request), args.rounds)
+    against_bare = bare_comparison(cfg, args.clients, args.seconds, tuple(args.texts_per_request), args.rounds)
     header = [
         "# Benchmarks",
         "",
@@ -236,14 +316,14 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    body = "\n".join(header) + "\n" + speed.markdown(inference) + other_sections + "\n" + langid_section + "\n" + served_markdown(result) + "\n" + workers_markdown(workers)
+    body = "\n".join(header) + "\n" + speed.markdown(inference) + other_sections + "\n" + langid_section + "\n" + bare_markdown(against_bare) + "\n" + served_markdown(result) + "\n" + workers_markdown(workers)
     args.output.write_text(body, encoding="utf-8")
     for measured in (inference, *others.values()):
         measured["peak"] = asdict(measured["peak"])
     (args.output.with_suffix(".json")).write_text(json.dumps(
         {"inference": inference, "other_models": others, "language_id": [asdict(r) for r in langid_results],
          "language_id_speed": [asdict(r) for r in speed_rows] if langid_results else [], "served": result,
-         "workers": workers},
+         "workers": workers, "against_bare": against_bare},
         indent=2,
     ))
     print(args.output.read_text())

@@ -75,10 +75,13 @@ def wait_for_workers(url: str, workers: int, timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
-def run(url: str, texts: list[str], clients: int = 16, seconds: float = 20, texts_per_request: int = 1) -> LoadResult:
+def run(
+    url: str, texts: list[str], clients: int = 16, seconds: float = 20, texts_per_request: int = 1, metrics: bool = True
+) -> LoadResult:
+    """metrics=False for a server without the service's /metrics (the bench's bare reference app)."""
     if not texts:
         raise ValueError("no texts to send")
-    before = batches_by_worker(url)
+    before = batches_by_worker(url) if metrics else {}
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -117,7 +120,7 @@ def run(url: str, texts: list[str], clients: int = 16, seconds: float = 20, text
     for thread in threads:
         thread.join(timeout=seconds + 60)
     wall = time.perf_counter() - started
-    after = batches_by_worker(url)
+    after = batches_by_worker(url) if metrics else {}
     ran = {w: (t - before.get(w, (0, 0))[0], b - before.get(w, (0, 0))[1]) for w, (t, b) in after.items()}
     batches = sum(b for _, b in ran.values())
     return LoadResult(
