@@ -110,7 +110,7 @@ bench: bento-model $(VENV)/.bench-installed ## measure and write reports/benchma
 soak: bento-model ## mixed load (16 clients) for SOAK_SECONDS (600) s on the fp32 model (SOAK_ARGS=--quantized: int8): 5xx, latency, RSS, wrong answers -> reports/reliability.md
 	$(BIN)/python -m tools.soak --config $(CONFIG) --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
-langid-bench: $(VENV)/.bench-installed ## CONFIG's language ID against heliport, lingua, langid.py, fastText on SIB-200, accuracy per text length and speed: reports/<run>/langid.md (ARGS="--split dev": dev sentences, accuracy only, langid-dev.md)
+langid-bench: bento-model $(VENV)/.bench-installed ## CONFIG's language ID against heliport, lingua, langid.py, fastText on SIB-200, accuracy per text length and speed, in process and served (starts and stops its own server): reports/<run>/langid.md (ARGS="--split dev": dev sentences, accuracy only, langid-dev.md)
 	$(BIN)/python -m tools.langid_bench --config $(CONFIG) --sib $(SHARED_SIB) $(ARGS)
 
 profile: setup ## where a sentence's time goes in the Predictor (steps and onnxruntime's operators, batches 1/32/256, one thread): reports/<run>/profile.md

