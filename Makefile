@@ -26,6 +26,7 @@ PIP_ARGS ?=
 SHARED_SIB ?= ../shared/data/sib200/data/annotated
 SHOT_EXPERIMENT ?= textclf-compare
 SOAK_SECONDS ?= 600
+CORPUS_ROWS ?= 2000000
 SOAK_ARGS ?=
 TRACKING_PORT ?= 5001
 # PROCESSES>1 trains in that many processes through `accelerate launch` (gloo on CPU, NCCL on GPUs). accelerate's
@@ -39,6 +40,7 @@ TRACKING_HOME ?= mlruns/tracking-server
 export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_DISABLE_TELEMETRY := 1
+export RAY_USAGE_STATS_ENABLED := 0
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help setup lint prepare train evaluate export explain compare ui screenshots serve bento-model bento loadtest bench langid-bench profile profile-service abstain-curve soak tracking-server tracking-server-stop test test-slow test-notebooks clean lock
@@ -107,6 +109,13 @@ $(VENV)/.bench-installed: $(STAMP)
 bench: bento-model $(VENV)/.bench-installed ## measure and write reports/benchmarks.md (starts and stops its own server)
 	$(BIN)/python -m tools.bench --config $(CONFIG)
 
+$(VENV)/.ray-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c requirements.lock -e ".[dev,ray]"
+	touch $@
+
+corpus-bench: $(VENV)/.bench-installed $(VENV)/.ray-installed ## `pipeline predict` on CORPUS_ROWS (2,000,000) test sentences: one process, all cores, Ray, fastText; rows/s and peak memory -> reports/corpus.md
+	$(BIN)/python -m tools.corpus_bench --config $(CONFIG) --rows $(CORPUS_ROWS)
+
 soak: bento-model ## mixed load (16 clients) for SOAK_SECONDS (600) s on the fp32 model (SOAK_ARGS=--quantized: int8): 5xx, latency, RSS, wrong answers -> reports/reliability.md
 	$(BIN)/python -m tools.soak --config $(CONFIG) --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
@@ -150,7 +159,7 @@ docs-serve: $(VENV)/.docs-installed ## serve the docs site on http://127.0.0.1:$
 test: setup ## the test suite (offline; slow checks and course notebooks excluded)
 	$(BIN)/pytest -m "not slow and not notebooks" $(PYTEST_ARGS)
 
-test-slow: setup $(VENV)/.postgres-installed ## the slow checks (marker `slow`; MLflow on PostgreSQL needs the postgres extra)
+test-slow: setup $(VENV)/.postgres-installed $(VENV)/.ray-installed ## the slow checks (marker `slow`; MLflow on PostgreSQL needs the postgres extra, the Ray cluster the ray extra)
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 test-notebooks: setup ## execute the course notebooks headless (marker `notebooks`), printing each one's time

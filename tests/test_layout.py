@@ -11,9 +11,12 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
 RUNTIME_MODULES = sorted(f"pipeline.runtime.{p.stem}" for p in (PACKAGE / "runtime").glob("*.py") if p.stem != "__init__")
+# `pipeline predict` on a corpus: the runtime's Predictor in worker processes or Ray actors, no torch either
+CORPUS_MODULES = sorted(f"pipeline.corpus.{p.stem}" for p in (PACKAGE / "corpus").glob("*.py") if p.stem != "__init__")
 # For each layer, the pipeline modules it must never import (a prefix matches the whole subpackage).
 FORBIDDEN = {
     "runtime": ("pipeline.stages", "pipeline.data", "pipeline.models", "pipeline.config", "pipeline.metrics"),
+    "corpus": ("pipeline.stages", "pipeline.data", "pipeline.models", "pipeline.config", "pipeline.metrics"),
     "data": ("pipeline.stages",),
     "models": ("pipeline.stages",),
     "metrics": ("pipeline.stages",),
@@ -34,7 +37,8 @@ def _imports(path: Path) -> list[str]:
 
 
 def test_runtime_modules_are_found():
-    assert {"pipeline.runtime.predictor", "pipeline.runtime.classify_files", "pipeline.runtime.pyfunc"} <= set(RUNTIME_MODULES)
+    assert {"pipeline.runtime.predictor", "pipeline.runtime.pyfunc"} <= set(RUNTIME_MODULES)
+    assert {"pipeline.corpus.formats", "pipeline.corpus.parallel", "pipeline.corpus.ray_job"} <= set(CORPUS_MODULES)
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
@@ -74,12 +78,13 @@ def test_neither_the_wheel_nor_the_bento_carries_the_tools():
 
 
 def test_runtime_imports_without_torch():
-    """Importing every runtime module (and the service's settings) in a fresh interpreter loads no torch."""
+    """Importing every runtime and corpus module (and the service's settings) in a fresh interpreter loads no torch
+    (and the corpus modules no ray: it is imported when a run asks for it, after its settings are in the environment)."""
     code = (
         "import importlib, sys\n"
-        f"for name in {RUNTIME_MODULES + ['serving.settings', 'serving.body_limit', 'serving.request_log']!r}:\n"
+        f"for name in {RUNTIME_MODULES + CORPUS_MODULES + ['serving.settings', 'serving.body_limit', 'serving.request_log']!r}:\n"
         "    importlib.import_module(name)\n"
-        "heavy = sorted(m for m in ('torch', 'pipeline.config', 'pipeline.stages', 'pipeline.models') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('torch', 'ray', 'pipeline.config', 'pipeline.stages', 'pipeline.models') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)

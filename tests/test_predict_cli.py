@@ -1,4 +1,4 @@
-"""`pipeline predict`: files or stdin in, JSONL or CSV out, same answers as the predictor."""
+"""`pipeline predict`: files or stdin in, JSONL or CSV out, same answers as the predictor (tests/test_corpus.py: the rest)."""
 
 import csv
 import io
@@ -22,9 +22,9 @@ TEXTS = ["Guten Morgen, wie geht es dir?", "Доброе утро", "早上好",
 
 def test_txt_to_jsonl_matches_predictor(tmp_path, export_dir):
     source = tmp_path / "in.txt"
-    source.write_text("\n".join(TEXTS) + "\n\n", encoding="utf-8")
+    source.write_text("\n".join(TEXTS) + "\n\n", encoding="utf-8")  # a blank line is an empty text: left out with skip
     out = tmp_path / "out.jsonl"
-    assert main(["predict", str(source), "--export", str(export_dir), "-o", str(out), "--top-k", "2"]) == 0
+    assert main(["predict", str(source), "--export", str(export_dir), "-o", str(out), "--top-k", "2", "--on-empty", "skip"]) == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["text"] for r in rows] == TEXTS
     assert [r["label"] for r in rows] == [p.label for p in Predictor(export_dir).predict(TEXTS)]
@@ -37,7 +37,9 @@ def test_csv_column_to_csv(tmp_path, export_dir):
     out = tmp_path / "out.csv"
     assert main(["predict", str(source), "--column", "sentence", "--export", str(export_dir), "-o", str(out), "--format", "csv"]) == 0
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert [r["text"] for r in rows] == TEXTS and all(0 < float(r["score"]) <= 1 for r in rows)
+    # the input's columns as they were (the text stays under its own name), then the answers
+    assert list(rows[0]) == ["id", "sentence", "label", "score", "truncated"]
+    assert [r["sentence"] for r in rows] == TEXTS and all(0 < float(r["score"]) <= 1 for r in rows)
 
 
 def test_stdin_to_stdout(monkeypatch, capsys, export_dir):

@@ -119,6 +119,12 @@ def _pad_token(export_dir: Path) -> str | None:
     return pad.get("content") if isinstance(pad, dict) else pad
 
 
+def check_top_k(top_k: int, labels: Sequence[str]) -> None:
+    """Also for a caller holding only the manifest, such as the parent of `pipeline predict`'s worker processes."""
+    if not 1 <= top_k <= len(labels):
+        raise InputError(f"top_k must be between 1 and {len(labels)} (the number of labels), got {top_k}")
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
@@ -238,8 +244,7 @@ class Predictor:
         return out, truncated
 
     def check_top_k(self, top_k: int) -> None:
-        if not 1 <= top_k <= len(self.labels):
-            raise InputError(f"top_k must be between 1 and {len(self.labels)} (the number of labels), got {top_k}")
+        check_top_k(top_k, self.labels)
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities: the scores every answer reports and the threshold applies to."""

