@@ -23,3 +23,12 @@ def test_corpus_bench_measures_each_run_and_writes_the_report(pipeline_run, tmp_
     text = output.read_text(encoding="utf-8")
     assert "| one process per core | " in text and "of linear" in text and "Same answers" in text
     assert json.loads(output.with_suffix(".json").read_text())["rows"] == 3000
+
+
+def test_make_bench_carries_the_corpus_report_or_says_it_is_missing(tmp_path):
+    from tools.bench import corpus_section
+
+    report = tmp_path / "corpus.md"
+    assert f"`make corpus-bench` writes {report}" in corpus_section(report)
+    report.write_text("# Classifying a corpus\n\nProduced by `make corpus-bench` ...\n", encoding="utf-8")
+    assert corpus_section(report).startswith("\n## Classifying a corpus (from `make corpus-bench`)\n\nProduced by")

@@ -137,6 +137,15 @@ def bare_markdown(result: dict) -> str:
     ])
 
 
+def corpus_section(report: Path) -> str:
+    """`make corpus-bench`'s report (its own run, which takes minutes more), carried into this one so every
+    benchmark is on one page; its first line names its own command and date."""
+    if not report.is_file():
+        return f"\n## Classifying a corpus\n\nNot measured yet: `make corpus-bench` writes {report}, and `make bench` then carries it here.\n"
+    text = report.read_text(encoding="utf-8")
+    return "\n" + text.replace("# Classifying a corpus", "## Classifying a corpus (from `make corpus-bench`)", 1)
+
+
 def _own_home(folder: Path) -> str:
     """A BENTOML_HOME for one of two servers run side by side, sharing the model store through a link.
 
@@ -280,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--also", nargs="*", default=["configs/sib200-topic-e5.yaml"], metavar="CONFIG",
                         help="other configs whose exports get the inference table too (skipped when not exported)")
     parser.add_argument("--output", type=Path, default=Path("reports/benchmarks.md"))
+    parser.add_argument("--corpus-report", type=Path, default=Path("reports/corpus.md"), help="`make corpus-bench`'s report, carried into this one")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.clients < 1 or args.seconds <= 0:
         parser.error("--rounds and --clients must be at least 1 and --seconds positive")
@@ -316,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    body = "\n".join(header) + "\n" + speed.markdown(inference) + other_sections + "\n" + langid_section + "\n" + bare_markdown(against_bare) + "\n" + served_markdown(result) + "\n" + workers_markdown(workers)
+    body = "\n".join(header) + "\n" + speed.markdown(inference) + other_sections + "\n" + langid_section + "\n" + bare_markdown(against_bare) + "\n" + served_markdown(result) + "\n" + workers_markdown(workers) + corpus_section(args.corpus_report)
     args.output.write_text(body, encoding="utf-8")
     for measured in (inference, *others.values()):
         measured["peak"] = asdict(measured["peak"])
