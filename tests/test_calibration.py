@@ -84,7 +84,7 @@ def test_cli_abstains_and_rejects_a_threshold_out_of_range(tmp_path, pipeline_ru
     export = pipeline_run["cfg"].paths.export
     source, out = tmp_path / "in.txt", tmp_path / "out.jsonl"
     source.write_text("Bonjour tout le monde\nGuten Tag\n", encoding="utf-8")
-    assert main(["predict", str(source), "--export", str(export), "-o", str(out), "--abstain-below", "0.9999999"]) == 0
+    assert main(["predict", str(source), "--export", str(export), "-o", str(out), "--abstain-below", "0.9999999", "--top-k", "2"]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["label"] for r in rows] == [UNKNOWN, UNKNOWN] and all(r["top_k"][0]["label"] != UNKNOWN for r in rows)
     assert main(["predict", str(source), "--export", str(export), "--abstain-below", "1.5"]) == 2

@@ -242,6 +242,9 @@ def test_serve_bind_host_reads_the_serve_commands_host(monkeypatch):
     from bentoml_cli.cli import create_bentoml_cli
 
     monkeypatch.delenv("BENTOML_HOST", raising=False)
+    # parsing the command's options runs its verbosity callback, which reconfigures logging for the whole process
+    # (dictConfig with disable_existing_loggers) and silences loggers later tests read; not what is tested here
+    monkeypatch.setattr("bentoml._internal.log.configure_logging", lambda: None)
     serve = create_bentoml_cli().commands["serve"]
     assert inspect.signature(serve_http).parameters["host"].default.get() == BentoMLContainer.http.host.get()
     assert serving_compat.serve_bind_host() is None  # no command at all

@@ -84,12 +84,14 @@ def test_two_nodes_classify_every_row_once_as_in_process(tmp_path, pipeline_run,
         part = pd.DataFrame({"id": range(n * 200, (n + 1) * 200), "text": texts[n * 200 : (n + 1) * 200]})
         part.to_parquet(shards / f"part-{n}.parquet", index=False)
     out = tmp_path / "out"
-    result = _predict(shards, "-o", out, "--export", export, "--ray", cluster, "--processes", "2", "--top-k", "2")
+    # fp32: int8 scales each onnxruntime call's activations by that call's range, so a near-tie could fall the
+    # other way in Ray's batches, which hold other rows than the Predictor's below
+    result = _predict(shards, "-o", out, "--export", export, "--ray", cluster, "--processes", "2", "--top-k", "2", "--fp32")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "classified 600 texts" in result.stderr
     rows = pd.concat([pd.read_parquet(p) for p in sorted(out.glob("*.parquet"))])
     assert sorted(rows["id"]) == list(range(600))  # every row once
-    expected = {i: p.label for i, p in enumerate(Predictor(export).predict(texts))}
+    expected = {i: p.label for i, p in enumerate(Predictor(export, quantized=False).predict(texts))}
     assert {i: label for i, label in zip(rows["id"], rows["label"], strict=True)} == expected
     assert all(len(top) == 2 for top in rows["top_k"])
     assert not (tmp_path / "out.partial").exists()
