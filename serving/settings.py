@@ -9,6 +9,7 @@ naming the variable, and never showing a key.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated
@@ -49,7 +50,14 @@ class ServeSettings(BaseSettings):
         "are not padded to the longest of 64.",
     )
     concurrent_batches: int = Field(2, ge=1, description="Batches that run at once.")
-    workers: int = Field(1, ge=1, description="Worker processes, each with its own model copy and batching queue.")
+    workers: int = Field(
+        default_factory=lambda: len(os.sched_getaffinity(0)),
+        ge=1,
+        description="Worker processes, each with its own model copy, batching queue and share of the cores; default "
+        "one per core this process may run on. A second event loop mattered more than bigger batches for this "
+        "small model (docs/scaling-out.md). In a container limited by a CPU quota "
+        "rather than by cores, set it to the quota.",
+    )
     abstain_below: float | None = Field(
         None, ge=0, lt=1,
         description="Answer `unknown` under this calibrated top probability; unset takes the export's threshold, 0 never abstains.",

@@ -12,6 +12,9 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
+# One serving worker unless a test asks for more (test_serving_workers): the tests read one worker's batch sizes
+# from /v1/metadata, which each worker keeps for itself. The servers they start inherit this.
+os.environ["TEXTCLF_WORKERS"] = "1"
 # A private BentoML model store, set before bentoml is first imported (it reads BENTOML_HOME once).
 os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="textclf-bentoml-")
 atexit.register(shutil.rmtree, os.environ["BENTOML_HOME"], ignore_errors=True)

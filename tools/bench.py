@@ -44,6 +44,7 @@ def endpoint_vs_in_process(
     log = cfg.paths.artifacts / "bench-server.log"
     served = []
     with running_server(env={"TEXTCLF_MODEL": str(tag)}, log=log) as url:
+        loadtest.wait_for_workers(url, SETTINGS.workers)
         loadtest.run(url, texts, clients, 3)  # warm-up, not reported
         for per_request in texts_per_request:
             runs = []
@@ -70,6 +71,7 @@ def bare_comparison(cfg: Config, clients: int, seconds: float, texts_per_request
     rows = []
     with running_server(env={"TEXTCLF_MODEL": str(tag)}, log=logs / "bench-server.log") as served, \
             local_server(bare_command, port, "/readyz", log=logs / "bench-bare.log") as bare:
+        loadtest.wait_for_workers(served, SETTINGS.workers)
         servers = {"bentoml": (served, True), "bare": (bare, False)}
         for url, metrics in servers.values():
             loadtest.run(url, texts, clients, 3, metrics=metrics)  # warm-up, not reported

@@ -217,6 +217,7 @@ def speed_table(
     export, says why) rather than leave the table without it.
     """
     from serving.model_store import import_export  # imports bentoml: only the speed table needs it
+    from serving.settings import SETTINGS
 
     labels = Predictor(export, verify=False).labels
     languages = [lang for lang in labels if lang in SIB_FOLDERS and (folder / SIB_FOLDERS[lang]).is_dir()]
@@ -224,6 +225,7 @@ def speed_table(
     texts = data.sample(min(sample, len(data)), random_state=seed)["text"].tolist()
     log = server_log or export.parent / "langid-bench-server.log"
     with running_server(env={"TEXTCLF_MODEL": str(import_export(export).tag)}, log=log) as url:
+        loadtest.wait_for_workers(url, SETTINGS.workers)  # else the clients' connections all go to the first one up
         _served_rate(url, texts, 3, log)  # warm-up, not reported: the first batches' allocations
         timers = {name: partial(_rate, run, texts) for name, run in _our_runners(export).items()}
         timers[SERVED_ROW] = partial(_served_rate, url, texts, served_seconds, log)
