@@ -159,7 +159,7 @@ docs-serve: $(VENV)/.docs-installed ## serve the docs site on http://127.0.0.1:$
 test: setup ## the test suite (offline; slow checks and course notebooks excluded)
 	$(BIN)/pytest -m "not slow and not notebooks" $(PYTEST_ARGS)
 
-test-slow: setup $(VENV)/.postgres-installed $(VENV)/.ray-installed ## the slow checks (marker `slow`; MLflow on PostgreSQL needs the postgres extra, the Ray cluster the ray extra)
+test-slow: setup $(VENV)/.postgres-installed $(VENV)/.ray-installed $(VENV)/.bench-installed ## the slow checks (marker `slow`; MLflow on PostgreSQL needs the postgres extra, the Ray cluster the ray extra, the language-ID speed table the bench extra)
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 test-notebooks: setup ## execute the course notebooks headless (marker `notebooks`), printing each one's time

@@ -21,8 +21,8 @@ from starlette.routing import Route
 from pipeline.runtime.predictor import Predictor
 
 
-def build_app(export_dir: Path, quantized: bool | None = None) -> Starlette:
-    predictor = Predictor(export_dir, quantized=quantized)
+def build_app(export_dir: Path) -> Starlette:
+    predictor = Predictor(export_dir)  # int8 when the export has it, as the service
 
     async def classify(request: Request) -> JSONResponse:
         body = await request.json()
