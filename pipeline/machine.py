@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import platform
 from pathlib import Path
+
+from pipeline.runtime.cores import usable_cores
 
 
 def describe() -> str:
@@ -15,7 +16,7 @@ def describe() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cores()
     memory = ""
     meminfo = Path("/proc/meminfo")
     if meminfo.is_file():

@@ -32,6 +32,7 @@ from bentoml.validators import ContentType
 from fastapi import FastAPI
 from pydantic import Field
 
+from pipeline.runtime.cores import usable_cores
 from pipeline.runtime.predictor import InputError, Predictor, read_manifest
 from serving import compat, request_log
 from serving.auth import ApiKey, announce
@@ -79,7 +80,7 @@ class TextClassifier:
     def __init__(self) -> None:
         # Workers share the machine's cores: each gets its part, so N workers do not start N x cores threads.
         # One worker keeps onnxruntime's own default (one thread per physical core).
-        threads = max(1, len(os.sched_getaffinity(0)) // SETTINGS.workers) if SETTINGS.workers > 1 else 0
+        threads = max(1, usable_cores() // SETTINGS.workers) if SETTINGS.workers > 1 else 0
         self.predictor = Predictor(
             self.bento_model.path, quantized=SETTINGS.quantized, threads=threads, busy_wait=False,
             abstain_below=SETTINGS.abstain_below, unseen_scripts_unknown=SETTINGS.unseen_scripts_unknown,

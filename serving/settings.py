@@ -9,7 +9,6 @@ naming the variable, and never showing a key.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +16,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from pipeline.runtime.cores import usable_cores
 
 PREFIX = "TEXTCLF_"
 FLAGS = {"": None, "auto": None, "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
@@ -51,7 +52,7 @@ class ServeSettings(BaseSettings):
     )
     concurrent_batches: int = Field(2, ge=1, description="Batches that run at once.")
     workers: int = Field(
-        default_factory=lambda: len(os.sched_getaffinity(0)),
+        default_factory=usable_cores,
         ge=1,
         description="Worker processes, each with its own model copy, batching queue and share of the cores; default "
         "one per core this process may run on. A second event loop mattered more than bigger batches for this "

@@ -3,12 +3,13 @@ import re
 
 import pytest
 
+from pipeline.runtime.cores import usable_cores
 from serving.settings import ServeSettings
 
 DEFAULTS = {
     "model_tag": "textclf:latest", "quantized": None, "max_items": 64, "max_chars": 20_000,
     "max_body_bytes": 16 * 1024 * 1024, "max_batch_size": 64, "max_latency_ms": 2_000,
-    "inference_batch_size": 16, "concurrent_batches": 2, "workers": len(os.sched_getaffinity(0)), "abstain_below": None,
+    "inference_batch_size": 16, "concurrent_batches": 2, "workers": usable_cores(), "abstain_below": None,
     "unseen_scripts_unknown": True, "api_key": None, "file_keys": (),
 }
 NOT_INTEGERS = ("model_tag", "quantized", "abstain_below", "unseen_scripts_unknown", "api_key", "file_keys")

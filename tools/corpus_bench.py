@@ -33,9 +33,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import Config, load_config
-from pipeline.corpus.options import cores
 from pipeline.data.prepared import read_split
 from pipeline.machine import describe
+from pipeline.runtime.cores import usable_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {
@@ -221,7 +221,7 @@ def bench(cfg: Config, config_name: str, rows: int, skip: list[str], output: Pat
     distinct, mean_chars = build_corpus(cfg.paths.data, rows, corpus)
     outputs, logs = work / "outputs", work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    n = cores()
+    n = usable_cores()
     plans = [
         ("one process, one thread", "one.parquet", 1, 1, ["--processes", "1", "--threads", "1"]),
         ("one process, all cores", "one-all-cores.parquet", 1, n, ["--processes", "1"]),

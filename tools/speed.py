@@ -6,7 +6,6 @@ fastest variant reaches, with the arithmetic written out, so the numbers can be 
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pipeline.config import Config
 from pipeline.data.prepared import read_split
 from pipeline.models.modeling import load_trained
 from pipeline.models.torch_inference import torch_logits
+from pipeline.runtime.cores import usable_cores
 from pipeline.runtime.predictor import Predictor
 
 BATCHES = (1, 32)
@@ -47,7 +47,7 @@ def machine_peak() -> Peak:
     flags = set(re.search(r"^flags\s*:(.*)$", info, re.M).group(1).split()) if "flags" in info else set()
     mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", info, re.M)]
     ghz = (max(mhz) / 1000) if mhz else 2.0
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     if "avx512f" in flags:
         return Peak(cores, ghz, 64, "AVX-512, 2 FMA units")
     if "avx2" in flags:

@@ -7,7 +7,6 @@ The options travel to worker processes as they are (a pydantic model pickles).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pipeline.corpus.formats import Layout
 from pipeline.corpus.rows import Selection
 from pipeline.errors import PipelineError
+from pipeline.runtime.cores import usable_cores
 from pipeline.runtime.predictor import Predictor
 
 # Rows read, classified and written as one unit: large enough that a worker's pickling and the Predictor's
@@ -88,18 +88,14 @@ class PredictOptions(BaseModel):
         return Selection(self.keep, self.min_score)
 
     def process_count(self) -> int:
-        return cores() if self.processes == "auto" else self.processes
+        return usable_cores() if self.processes == "auto" else self.processes
 
     def thread_count(self, processes: int) -> int:
         """onnxruntime threads per process: the cores split between the processes, unless --threads says."""
-        return self.threads or max(1, cores() // processes)
+        return self.threads or max(1, usable_cores() // processes)
 
     def predictor(self, threads: int, verify: bool = True) -> Predictor:
         return Predictor(
             self.export, quantized=False if self.fp32 else None, verify=verify, threads=threads,
             abstain_below=self.abstain_below, unseen_scripts_unknown=self.unseen_scripts_unknown,
         )
-
-
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -24,10 +24,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pipeline.corpus.formats import TOP_K_TYPE, format_of, read_chunks
-from pipeline.corpus.options import PredictOptions, UsageError, cores
+from pipeline.corpus.options import PredictOptions, UsageError
 from pipeline.corpus.rows import Summary, classify
 from pipeline.corpus.shards import discover, is_sharded, partial
 from pipeline.errors import DataError
+from pipeline.runtime.cores import usable_cores
 
 if TYPE_CHECKING:
     import ray.data
@@ -163,7 +164,7 @@ def run(options: PredictOptions) -> Summary:
     import ray
     from ray.data.datasource import FilenameProvider
 
-    ray.init(address=None if local else options.ray, num_cpus=cores() if local else None,
+    ray.init(address=None if local else options.ray, num_cpus=usable_cores() if local else None,
              include_dashboard=False if local else None, logging_level="WARNING", log_to_driver=False)
     try:
         actors = max(1, int(ray.cluster_resources().get("CPU", 1)) if options.processes == "auto" else options.processes)
