@@ -31,7 +31,8 @@ from pipeline.data.prepared import read_split
 from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
 from serving.model_store import import_export
-from tools import mixed_load
+from serving.settings import SETTINGS
+from tools import loadtest, mixed_load
 from tools.loadtest import _percentile
 from tools.local_server import running_process
 
@@ -122,6 +123,7 @@ def soak(config: str, seconds: float, clients: int, keep_every: int, log: Path, 
     stop = threading.Event()
     env = {"TEXTCLF_MODEL": str(tag), "TEXTCLF_QUANTIZED": str(quantized).lower()}
     with running_process(env=env, log=log) as server:
+        loadtest.wait_for_workers(server.url, SETTINGS.workers)  # else every client's connection goes to the first one up
         sampler = threading.Thread(target=_sample_rss, args=(server.process.pid, time.monotonic(), rss, stop), daemon=True)
         sampler.start()
         result = mixed_load.run(server.url, pool, len(predictor.labels), clients, seconds, keep_every=keep_every)
