@@ -28,8 +28,8 @@ import pandas as pd
 from pipeline.config import ExtraTrainConfig
 from pipeline.data.language_codes import SIB_FOLDERS, TATOEBA_CODES, WORDFREQ_CODES, WORDFREQ_CYRILLIC
 from pipeline.data.serbian_cyrillic import cyrillic_word
+from pipeline.data.tables import read_table
 from pipeline.errors import DataError
-from pipeline.runtime.tables import read_table
 
 COLUMNS = ["text", "label", "language"]
 CODES = {"sib200": SIB_FOLDERS, "tatoeba": TATOEBA_CODES, "wordfreq": WORDFREQ_CODES}

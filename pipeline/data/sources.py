@@ -14,8 +14,8 @@ import pandas as pd
 
 from pipeline.config import DataConfig
 from pipeline.data.extra_train import read_extra
+from pipeline.data.tables import read_table
 from pipeline.errors import DataError
-from pipeline.runtime.tables import read_table
 
 COLUMNS = ["text", "label", "language"]
 SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation", "test": "test"}

@@ -1,4 +1,4 @@
-"""Reading a table file by its suffix: the data stage's inputs (`pipeline predict` streams its own: pipeline/corpus/formats.py)."""
+"""Reading a table file by its suffix: the data stage's inputs, whole (`pipeline predict` streams its own: pipeline/corpus/formats.py)."""
 
 from __future__ import annotations
 
