@@ -258,3 +258,12 @@ def test_wrong_options_are_named(tmp_path, export_dir, capsys, args, message):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     assert predict(source, "--export", export_dir, *args) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("cpus", "processes", "actors"), [(3, "auto", 2), (8, 4, 4), (3, 5, 2), (1, "auto", 1)])
+def test_ray_pool_leaves_a_cpu_for_reading_and_writing(cpus, processes, actors, caplog):
+    """A pool on every CPU would never start: the tasks that list, read and write the files need one too."""
+    from pipeline.corpus.ray_job import _pool_size
+
+    assert _pool_size(cpus, processes) == actors
+    assert ("one stays free for reading and writing" in caplog.text) == (processes == 5)

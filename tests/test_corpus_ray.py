@@ -55,15 +55,16 @@ def _ray(*args: str) -> None:
 
 @pytest.fixture
 def cluster():
-    """A head (one CPU) and a worker node (one CPU). Ray turns --node-ip-address=127.0.0.1 into the machine's
+    """A head (one CPU) and a worker node (two CPUs): room for the two Classifiers the test asks for, with the
+    CPU `--ray` leaves free for reading and writing. Ray turns --node-ip-address=127.0.0.1 into the machine's
     address whenever it may run on several machines (services.resolve_ip_for_localhost), so the nodes register
     under that address; the clients here connect to the head on 127.0.0.1."""
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
     port = _free_port()
-    small = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stats"]
+    small = ["--object-store-memory=100000000", "--disable-usage-stats"]
     try:
-        _ray("start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}", *small)
-        _ray("start", f"--address=127.0.0.1:{port}", *small)
+        _ray("start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}", "--num-cpus=1", *small)
+        _ray("start", f"--address=127.0.0.1:{port}", "--num-cpus=2", *small)
         yield f"127.0.0.1:{port}"
     finally:
         _stop(temp)

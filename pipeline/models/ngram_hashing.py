@@ -3,6 +3,10 @@
 Shared by ngram_mlp (n-grams of subword ids) and char_ngram (n-grams of character ids). Hashing with int64
 multiply, add and remainder only means the exported ONNX graph holds the feature extraction: it takes the
 same input_ids as every other kind, and serving has nothing to reimplement.
+
+With a power-of-two bucket count the remainder is a bitwise AND with buckets - 1: the same rows for the
+non-negative values hashed here, and in the exported graph onnxruntime's int64 Mod (a division per element)
+took about a tenth of the model's time at 2**18 buckets (`make profile`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ def ngram_rows(
     ids = torch.cat((input_ids, tail), dim=1)
     real = torch.cat((attention_mask.bool(), tail.bool()), dim=1)
     rows, valid = [], []
+    power_of_two = buckets & (buckets - 1) == 0
     for order in orders:
         if order == 1:
             rows.append(input_ids)
@@ -43,7 +48,8 @@ def ngram_rows(
         hashed = torch.full_like(input_ids, order)
         all_real = torch.ones_like(input_ids, dtype=torch.bool)
         for offset in range(order):
-            hashed = (hashed * HASH_MULTIPLIER + ids[:, offset : offset + length]) % buckets
+            hashed = hashed * HASH_MULTIPLIER + ids[:, offset : offset + length]
+            hashed = hashed & (buckets - 1) if power_of_two else hashed % buckets
             all_real = all_real & real[:, offset : offset + length]
         rows.append(token_rows + hashed)
         valid.append(all_real)
