@@ -318,6 +318,8 @@ def test_tiny_run_through_every_stage_to_the_runtime(blocks: int, tmp_path: Path
             "model.max_length": "128",
             "model.hidden_size": "32",
             "export.quantize_operators": "[MatMul, Gather]",
+            # as configs/default.yaml, the label layer fp32; and quantized with it, the run before it
+            "export.quantize_head": "true" if blocks else "false",
             "export.registered_model_name": "textclf-char-ngram",
             # as configs/default.yaml trains: sparse rows of the n-gram table, Adagrad
             "train.optimizer": "adagrad",
@@ -347,8 +349,21 @@ def test_tiny_run_through_every_stage_to_the_runtime(blocks: int, tmp_path: Path
     assert int8.variant == "int8"
     agree = np.mean([p.label == model.config.id2label[i] for p, i in zip(int8.predict(texts), expected.argmax(-1), strict=True)])
     assert agree >= 0.95
+    the_head_is_quantized_as_configured(cfg.paths.export, int8, texts, quantized=bool(blocks))
     assert json.loads((cfg.paths.export / "config.json").read_text())["model_type"] == "char_ngram"
     saved_as_course_kind_loads_as_the_char_ngram_model(cfg.paths.model, cfg.paths.export, tmp_path, texts, expected)
+
+
+def the_head_is_quantized_as_configured(export_dir: Path, int8: Predictor, texts: list[str], quantized: bool) -> None:
+    """export.quantize_head: an integer MatMul reads the label layer's weights only when it is true; when false,
+    a text's int8 scores are the same whatever texts share its batch (no scale is taken from the batch)."""
+    graph = onnx.load(str(export_dir / "model_quantized.onnx")).graph
+    integer_head = any(n.op_type == "MatMulInteger" and any("classifier" in i for i in n.input) for n in graph.node)
+    assert integer_head == quantized
+    if not quantized:
+        together, _ = int8.logits(texts[:40], batch_size=40)
+        in_sevens, _ = int8.logits(texts[:40][::-1], batch_size=7)
+        np.testing.assert_allclose(in_sevens[::-1], together, atol=1e-5, rtol=0)
 
 
 def saved_as_course_kind_loads_as_the_char_ngram_model(

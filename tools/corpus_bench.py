@@ -156,11 +156,11 @@ def _agreement(result: dict) -> str:
             "THE LOCAL RUNS DISAGREE: " + ", ".join(f"{n}: {c:,} rows" for n, c in result["differ"].items() if c and n != RAY) + ".")
     if RAY in result["differ"]:
         count = result["differ"][RAY]
-        line += (
+        line += " Ray Data's run (its files sorted by id) gave every row the same label too." if not count else (
             f" Ray Data's run (its files sorted by id) gave {count:,} of {result['rows']:,} rows"
             f" ({100 * count / result['rows']:.3f}%) another label: its batches hold other rows than the local chunks,"
             " and the int8 model quantizes each onnxruntime call's activations by that call's own range, so a near-tie"
-            " can fall the other way (the fp32 model, `--fp32`, has no per-call scale)."
+            " can fall the other way (an export with `export.quantize_head: false`, or `--fp32`, takes no scale from its batch)."
         )
     return line
 

@@ -400,6 +400,12 @@ class ExportConfig(Section):
         description="int8: ONNX operators to quantize. MatMul alone keeps embeddings (Gather) in fp32: larger "
         "file, fewer flipped labels.",
     )
+    quantize_head: bool = Field(
+        True,
+        description="int8: quantize the classification head too. false keeps it fp32: its input, the pooled "
+        "vector, is then never quantized by a scale taken from the whole batch, so a text's scores do not depend "
+        "on the texts batched with it. The head is a small share of the weights.",
+    )
     min_label_agreement: float = Field(
         0.99, gt=0, le=1, description="Parity gate: share of test labels ONNX must agree on with PyTorch."
     )

@@ -14,12 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import numpy as np
+import onnx
 
 from pipeline.config import Config, ConfigError, ExportConfig, FromScratchModel, PretrainedModel
 from pipeline.data.prepared import read_labels, read_split
@@ -42,6 +44,9 @@ FP32, INT8 = "model.onnx", "model_quantized.onnx"
 # training data, Cyrillic in Amharic, is an order of magnitude lower), while a script that is part of how a
 # language is written is far over it (Katakana in Japanese, an order of magnitude higher).
 MIN_SCRIPT_SHARE = 0.01
+# The classification head's parameters: a `classifier` module, as every model kind here and Hugging Face's
+# sequence classifiers name it.
+HEAD_WEIGHT = re.compile(r"(^|\.)classifier\.")
 
 
 @dataclass
@@ -74,6 +79,7 @@ def _onnx_export(cfg: Config, staging: Path) -> dict[str, str]:
             is_static=False,
             per_channel=cfg.export.quantize_per_channel,
             operators_to_quantize=cfg.export.quantize_operators,
+            nodes_to_exclude=[] if cfg.export.quantize_head else head_nodes(staging / FP32),
         )
         quantizer.quantize(settings, save_dir=staging)
         models["int8"] = INT8
@@ -84,6 +90,18 @@ def _onnx_export(cfg: Config, staging: Path) -> dict[str, str]:
     for leftover in ("ort_config.json",):
         (staging / leftover).unlink(missing_ok=True)
     return models
+
+
+def head_nodes(model: Path) -> list[str]:
+    """The nodes of an ONNX model that read the classification head's weights (HEAD_WEIGHT), by the names
+    onnxruntime's quantizer gives them: it rewrites a Gemm as a MatMul named `<gemm>_MatMul` and an Add before
+    it quantizes (onnxruntime/quantization/onnx_model.py), so a Gemm is named both ways."""
+    graph = onnx.load(str(model), load_external_data=False).graph
+    weights = {tensor.name for tensor in graph.initializer if HEAD_WEIGHT.search(tensor.name)}
+    nodes = [node for node in graph.node if node.op_type in ("MatMul", "Gemm") and weights.intersection(node.input)]
+    if not nodes:
+        raise ConfigError(f"export.quantize_head is false, but no MatMul or Gemm in {model} reads a classifier's weights")
+    return [name for node in nodes for name in ([node.name, f"{node.name}_MatMul"] if node.op_type == "Gemm" else [node.name])]
 
 
 def _write_manifest(cfg: Config, staging: Path, labels: list[str], models: dict[str, str], extra: dict) -> None:
