@@ -98,16 +98,19 @@ def reference_rows(ids: list[int], length: int, orders: tuple[int, ...], buckets
 
 
 @pytest.mark.parametrize("buckets", [97, 1024, 2**18])
-def test_hashing_matches_a_plain_python_reference(buckets: int) -> None:
+# ngram_rows computes each order's hash from the one below it: orders given out of order, or with gaps, must
+# still come out as the reference hashes them, in the order given
+@pytest.mark.parametrize("orders", [ORDERS, (4, 2), (5, 1, 3)], ids=str)
+def test_hashing_matches_a_plain_python_reference(buckets: int, orders: tuple[int, ...]) -> None:
     # lengths 1-4 are shorter than the longest order, and 13 is the full row
     input_ids, attention_mask = right_padded_batch(VOCAB, PAD, [13, 7, 4, 3, 2, 1], seed=5)
-    rows, valid = ngram_rows(input_ids, attention_mask, ORDERS, buckets, VOCAB)
-    assert rows.shape == valid.shape == (6, len(ORDERS) * 13)
+    rows, valid = ngram_rows(input_ids, attention_mask, orders, buckets, VOCAB)
+    assert rows.shape == valid.shape == (6, len(orders) * 13)
     for b, length in enumerate(attention_mask.sum(-1).tolist()):
-        expected = reference_rows(input_ids[b].tolist(), length, ORDERS, buckets, VOCAB)
+        expected = reference_rows(input_ids[b].tolist(), length, orders, buckets, VOCAB)
         assert valid[b].tolist() == [r is not None for r in expected]
         assert [int(r) for r, v in zip(rows[b], valid[b], strict=True) if v] == [r for r in expected if r is not None]
-        assert sum(expected_row is not None for expected_row in expected) == sum(max(0, length - n + 1) for n in ORDERS)
+        assert sum(expected_row is not None for expected_row in expected) == sum(max(0, length - n + 1) for n in orders)
     assert rows[valid].max() < VOCAB + buckets
 
 

@@ -267,17 +267,20 @@ class Predictor:
         """Predictions from the class probabilities of `texts`: the best label (UNKNOWN under the abstain threshold
         or for a text mostly in unseen scripts), its probability, and the top k. The texts are required so that
         no caller can skip the script rule by accident."""
-        ranked = np.argsort(-probs, axis=-1)[:, :top_k]
-        floor = self.abstain_below or 0.0
-        unseen = self.in_unseen_scripts(texts)
+        # argmax for one label; otherwise a stable sort, whose ties fall to the lower index as argmax's do
+        ranked = probs.argmax(axis=-1)[:, None] if top_k == 1 else np.argsort(-probs, axis=-1, kind="stable")[:, :top_k]
+        scores = np.take_along_axis(probs, ranked, axis=-1)
+        answered = (scores[:, 0] >= (self.abstain_below or 0.0)) & ~self.in_unseen_scripts(texts)
+        labels = self.labels
+        # lists of Python ints and floats, made by numpy in one step each rather than one conversion per number
         return [
             Prediction(
-                label=self.labels[int(row[0])] if p[row[0]] >= floor and not foreign else UNKNOWN,
-                score=float(p[row[0]]),
-                top_k=[{"label": self.labels[int(j)], "score": float(p[j])} for j in row],
-                truncated=bool(cut),
+                label=labels[row[0]] if answer else UNKNOWN,
+                score=values[0],
+                top_k=[{"label": labels[j], "score": v} for j, v in zip(row, values, strict=True)],
+                truncated=cut,
             )
-            for row, p, cut, foreign in zip(ranked, probs, truncated, unseen, strict=True)
+            for row, values, answer, cut in zip(ranked.tolist(), scores.tolist(), answered.tolist(), truncated, strict=True)
         ]
 
     def predict(self, texts: Sequence[str], top_k: int = 1, batch_size: int = 32) -> list[Prediction]:
