@@ -1,5 +1,5 @@
-"""`make corpus-bench`'s tool at a tiny size on the tiny run's export: every run measured, the same labels from
-each, and the report written. Ray is left out here (tests/test_corpus_ray.py starts a cluster, in the slow
+"""`make corpus-bench`'s tool at a tiny size on the tiny run's export: every run measured in two rounds, the same
+labels from each, and the report written. Ray is left out here (tests/test_corpus_ray.py starts a cluster, in the slow
 suite), and fastText where the bench extra is not installed."""
 
 import importlib.util
@@ -20,8 +20,13 @@ def test_corpus_bench_measures_each_run_and_writes_the_report(pipeline_run, tmp_
     names = [r["name"] for r in result["runs"]]
     assert names[:3] == ["one process, one thread", "one process, all cores", "one process per core"]
     assert all(r["rows"] == 3000 and r["run_seconds"] > 0 and r["peak_rss_mib"] > 50 for r in result["runs"])
+    # two rounds by default, each run reported by its median with every round's rate beside it
+    assert result["rounds"] == 2 and all(len(r["round_rates"]) == 2 for r in result["runs"])
+    one = result["runs"][0]
+    assert min(one["round_rates"]) <= 3000 / one["run_seconds"] <= max(one["round_rates"])
     text = output.read_text(encoding="utf-8")
     assert "| one process per core | " in text and "of linear" in text and "Same answers" in text
+    assert "each round's rows/s" in text
     assert json.loads(output.with_suffix(".json").read_text())["rows"] == 3000
 
 

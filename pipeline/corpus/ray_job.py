@@ -6,10 +6,10 @@ onnxruntime thread on its one CPU; the pool's size is fixed, one CPU of the clus
 blocks are written as Parquet or JSONL files into the output folder. Every node must see the export folder,
 the inputs and the output folder at the same paths (a shared file system).
 
-What the local path gives and Ray Data cannot: output order (blocks finish in any order); row numbers in
-errors (a block does not know its rows' places in their file: an error names the file, and the same file run
-without --ray names the row); and resuming shard by shard (the output folder is one unit, written as
-`<folder>.partial` and renamed when every block is in it; a rerun skips it when it exists).
+What the local path gives and Ray Data cannot: output order (blocks finish in any order), and resuming shard by
+shard (the output folder is one unit, written as `<folder>.partial` and renamed when every block is in it; a
+rerun skips it when it exists). A block does not know its rows' places in their file, so when the run fails the
+driver reads the inputs again with the local reader, which names the row (`first_bad_row`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 
 from pipeline.corpus.formats import TOP_K_TYPE, format_of, read_chunks
 from pipeline.corpus.options import PredictOptions, UsageError
-from pipeline.corpus.rows import Summary, classify
+from pipeline.corpus.rows import Summary, classify, texts_of
 from pipeline.corpus.shards import discover, is_sharded, partial
 from pipeline.errors import DataError
 from pipeline.runtime.cores import usable_cores
@@ -140,6 +140,19 @@ def _read(paths: list[Path], fmt: str, column: str) -> ray.data.Dataset:
     return ray.data.read_csv(names, parse_options=parse, convert_options=pacsv.ConvertOptions(column_types=types), include_paths=True)
 
 
+def first_bad_row(paths: list[Path], options: PredictOptions) -> DataError | None:
+    """The first error the local reader and row checks find in these files, naming the file and the row, or
+    None when they find none. A failed Ray run is explained by it: Ray Data's blocks do not know their rows'
+    places, and its readers' own errors (a line that is not UTF-8, a damaged Parquet page) name no row at all."""
+    for path in paths:
+        try:
+            for chunk in read_chunks(path, options.column, options.chunk_rows):
+                texts_of(chunk, options.layout, options.on_empty == "skip", str(path))
+        except DataError as err:
+            return err
+    return None
+
+
 def _pool_size(cpus: int, processes: int | str) -> int:
     """Classifiers in the pool: --processes, or one per CPU (auto), always leaving one CPU of the cluster free.
 
@@ -201,6 +214,12 @@ def run(options: PredictOptions) -> Summary:
                 ds.write_json(str(part), filename_provider=FilenameProvider(file_format="jsonl"), force_ascii=False)
         except Exception:
             error = ray.get(tally.total.remote())[1]
+            named = [path for path in sources if error and str(path) in error]  # the file a Classifier named
+            log.warning("the Ray run failed; reading %s again with the local reader to find the row",
+                        named[0] if named else "the inputs")
+            found = first_bad_row(named or sources, options)
+            if found is not None:
+                raise found from None
             if error is None:
                 raise
             raise DataError(error) from None
