@@ -97,6 +97,19 @@ def test_two_nodes_classify_every_row_once_as_in_process(tmp_path, pipeline_run,
     assert all(len(top) == 2 for top in rows["top_k"])
     assert not (tmp_path / "out.partial").exists()
 
+    # --keep with --rejected: the kept rows in one folder, every other row in the other, each row once, in one pass
+    kept, rejected = tmp_path / "kept", tmp_path / "rejected"
+    result = _predict(shards, "-o", kept, "--export", export, "--ray", cluster, "--processes", "2", "--fp32",
+                      "--keep", "de", "--rejected", rejected, "--format", "jsonl")
+    assert result.returncode == 0, result.stderr[-3000:]
+    kept_rows = [json.loads(line) for p in sorted(kept.glob("*.jsonl")) for line in p.read_text(encoding="utf-8").splitlines()]
+    rejected_rows = [json.loads(line) for p in sorted(rejected.glob("*.jsonl")) for line in p.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["id"] for r in kept_rows + rejected_rows) == list(range(600))
+    assert {r["id"] for r in kept_rows} == {i for i, label in expected.items() if label == "de"} != set()
+    assert all(r["label"] != "de" for r in rejected_rows) and rejected_rows
+    assert f"kept {len(kept_rows)}, rejected {len(rejected_rows)}" in result.stderr
+    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
     # an empty text stops the run with the file and row named, as without --ray, and leaves no output folder
     bad = tmp_path / "bad"
     bad.mkdir()

@@ -59,8 +59,6 @@ class PredictOptions(BaseModel):
             raise ValueError("--rejected needs --keep or --min-score: without them every row is kept")
         if self.ray is not None and (self.source is None or self.output is None):
             raise ValueError("--ray reads files and writes a folder: give an input and -o FOLDER")
-        if self.ray is not None and self.rejected is not None:
-            raise ValueError("--rejected is not available with --ray")
         if self.output is None and self.format == "parquet":
             raise ValueError("Parquet cannot go to stdout: give -o FILE.parquet")
         return self

@@ -2,13 +2,14 @@
 
 Ray Data reads the input files in blocks spread over the cluster (read_parquet, read_json, read_csv,
 read_text), an actor pool of Classifiers adds the columns (each actor loads the export once and runs one
-onnxruntime thread on its one CPU; the pool's size is fixed, one CPU of the cluster left to the other tasks), and the
-blocks are written as Parquet or JSONL files into the output folder. Every node must see the export folder,
+onnxruntime thread on its one CPU; the pool's size is fixed, one CPU of the cluster left to the other tasks), and each
+write task writes its rows as one Parquet or JSONL file into the output folder, and with --rejected the rows the
+filters leave out into a file of the same name in the rejected folder (Sink). Every node must see the export folder,
 the inputs and the output folder at the same paths (a shared file system).
 
 What the local path gives and Ray Data cannot: output order (blocks finish in any order), and resuming shard by
 shard (the output folder is one unit, written as `<folder>.partial` and renamed when every block is in it; a
-rerun skips it when it exists). A block does not know its rows' places in their file, so when the run fails the
+rerun skips it when it exists; the rejected folder likewise, renamed first). A block does not know its rows' places in their file, so when the run fails the
 driver reads the inputs again with the local reader, which names the row (`first_bad_row`).
 """
 
@@ -22,9 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
-from pipeline.corpus.formats import TOP_K_TYPE, format_of, read_chunks
+from pipeline.corpus.formats import TOP_K_TYPE, JsonlWriter, Layout, format_of, read_chunks
 from pipeline.corpus.options import PredictOptions, UsageError
 from pipeline.corpus.rows import Summary, classify, texts_of
 from pipeline.corpus.shards import discover, is_sharded, partial
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 BLOCK_BYTES = 8 * 2**20
 log = logging.getLogger(__name__)
 PATH = "path"  # the column Ray Data's include_paths adds: which file a row came from, for errors
+KEPT = "__textclf_kept"  # each row's verdict under --keep/--min-score, from the Classifier to the Sink, not written
 
 
 class Tally:
@@ -112,7 +116,50 @@ class Classifier:
                 table = table.append_column(name, values)
         kept = pa.array([self.selection.accepts(p[0], p[1]) for p in predicted], pa.bool_())
         self.wait(self.tally.add.remote(len(texts), kept.true_count, empty))
-        return table.filter(kept)
+        return table.append_column(KEPT, kept)
+
+
+class Sink:
+    """Ray Data's writer for --ray: each write task's rows as one file in the output folder and, with --rejected,
+    the rows the filters leave out as a file of the same name in the rejected folder. One pass over the data,
+    as datatrove's exclusion writer does; Ray Data's own write_parquet and write_json write one folder.
+
+    Parquet is written with pyarrow, JSONL with the local run's writer, so each line is what a run without --ray
+    writes. Built by `_sink`, which makes it a ray.data.Datasink (ray is imported only for --ray)."""
+
+    def __init__(self, kept: Path, rejected: Path | None, fmt: str, layout: Layout) -> None:
+        self.kept, self.rejected, self.fmt, self.layout = kept, rejected, fmt, layout
+
+    def write(self, blocks: Any, ctx: Any) -> int:
+        from ray.data.block import BlockAccessor
+
+        tables = [BlockAccessor.for_block(block).to_arrow() for block in blocks]
+        tables = [t for t in tables if t.num_rows]
+        if not tables:
+            return 0
+        table = pa.concat_tables(tables, promote_options="default")
+        keep = table.column(KEPT)
+        table = table.drop_columns([KEPT])
+        name = f"{ctx.task_idx:06d}-{secrets.token_hex(4)}.{self.fmt}"
+        self._write(table.filter(keep), self.kept / name)
+        if self.rejected is not None:
+            self._write(table.filter(pc.invert(keep)), self.rejected / name)
+        return table.num_rows
+
+    def _write(self, table: pa.Table, path: Path) -> None:
+        if not table.num_rows:
+            return
+        if self.fmt == "parquet":
+            pq.write_table(table, path)
+            return
+        with path.open("w", encoding="utf-8") as handle:
+            JsonlWriter(handle, str(path), self.layout).write(table.to_pylist(), range(table.num_rows), None)
+
+
+def _sink(kept: Path, rejected: Path | None, fmt: str, layout: Layout) -> Any:
+    from ray.data import Datasink
+
+    return type("TextclfSink", (Sink, Datasink), {})(kept, rejected, fmt, layout)
 
 
 def _columns(path: Path, column: str) -> list[str]:
@@ -177,12 +224,19 @@ def run(options: PredictOptions) -> Summary:
     if len(kinds) > 1:
         raise UsageError(f"--ray reads one format at a time; {options.source} holds {', '.join(kinds)}")
     for path in sources:
-        if PATH in _columns(path, options.column):
-            raise DataError(f"{path}: has a column {PATH!r}, the name Ray Data gives the file a row came from; rename it, or run without --ray")
+        taken = {PATH, KEPT}.intersection(_columns(path, options.column))
+        if taken:
+            raise DataError(f"{path}: has a column {taken.pop()!r}, a name --ray uses for its own (PATH: the file a row came from); rename it, or run without --ray")
     if output.is_dir():
         return Summary(complete=1)
+    if options.rejected is not None and options.rejected.exists():
+        raise UsageError(f"--rejected {options.rejected} exists already, and {output} does not: remove it or choose another folder")
     part = partial(output)
-    shutil.rmtree(part, ignore_errors=True)  # an interrupted run's blocks
+    rejected = partial(options.rejected) if options.rejected is not None else None
+    for folder in (part, rejected):
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)  # an interrupted run's files
+            folder.mkdir(parents=True)
     # Set before ray is first imported: it reads its settings then. ray is imported here, not at the top, for that.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     local = options.ray == "local"
@@ -192,7 +246,6 @@ def run(options: PredictOptions) -> Summary:
         os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
     import ray
     import ray.data
-    from ray.data.datasource import FilenameProvider
 
     # A local cluster gets one logical CPU more than the cores: an actor per core, and the CPU _pool_size leaves free
     ray.init(address=None if local else options.ray, num_cpus=usable_cores() + 1 if local else None,
@@ -208,10 +261,7 @@ def run(options: PredictOptions) -> Summary:
             batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1,
         )
         try:
-            if fmt == "parquet":
-                ds.write_parquet(str(part))
-            else:
-                ds.write_json(str(part), filename_provider=FilenameProvider(file_format="jsonl"), force_ascii=False)
+            ds.write_datasink(_sink(part, rejected, fmt, options.layout))
         except Exception:
             error = ray.get(tally.total.remote())[1]
             named = [path for path in sources if error and str(path) in error]  # the file a Classifier named
@@ -223,12 +273,16 @@ def run(options: PredictOptions) -> Summary:
             if error is None:
                 raise
             raise DataError(error) from None
+        if rejected is not None:
+            rejected.rename(options.rejected)
         part.rename(output)
         summary = ray.get(tally.total.remote())[0]
         summary.shards = len(sources)
         return summary
     except BaseException:
-        shutil.rmtree(part, ignore_errors=True)
+        for folder in (part, rejected):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
         raise
     finally:
         ray.shutdown()
