@@ -9,8 +9,9 @@ the inputs and the output folder at the same paths (a shared file system).
 
 What the local path gives and Ray Data cannot: output order (blocks finish in any order), and resuming shard by
 shard (the output folder is one unit, written as `<folder>.partial` and renamed when every block is in it; a
-rerun skips it when it exists; the rejected folder likewise, renamed first). A block does not know its rows' places in their file, so when the run fails the
-driver reads the inputs again with the local reader, which names the row (`first_bad_row`).
+rerun skips it when it exists; the rejected folder likewise, renamed first). A block does not know its rows'
+places in their file, so when the run fails the driver reads the inputs again with the local reader, which
+names the row (`first_bad_row`).
 """
 
 from __future__ import annotations
@@ -226,7 +227,8 @@ def run(options: PredictOptions) -> Summary:
     for path in sources:
         taken = {PATH, KEPT}.intersection(_columns(path, options.column))
         if taken:
-            raise DataError(f"{path}: has a column {taken.pop()!r}, a name --ray uses for its own (PATH: the file a row came from); rename it, or run without --ray")
+            raise DataError(f"{path}: has a column {taken.pop()!r}, a name --ray gives columns of its own ({PATH!r}: the file"
+                            f" a row came from, {KEPT!r}: whether the filters keep it); rename it, or run without --ray")
     if output.is_dir():
         return Summary(complete=1)
     if options.rejected is not None and options.rejected.exists():

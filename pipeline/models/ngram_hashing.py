@@ -41,7 +41,7 @@ def ngram_rows(
     reduce = (lambda h: h & (buckets - 1)) if buckets & (buckets - 1) == 0 else (lambda h: h % buckets)
     rows, valid = {1: input_ids}, {1: attention_mask.bool()}
     # Order n's hash from order n-1's at the same start, which holds the same first n-1 tokens: expanding the
-    # loop above, h_n = n * M**n + sum of t_k * M**(n-1-k), so h_n = ((h_{n-1} + M**(n-1)) * M + t_{n-1}) mod
+    # docstring's loop, h_n = n * M**n + sum of t_k * M**(n-1-k), so h_n = ((h_{n-1} + M**(n-1)) * M + t_{n-1}) mod
     # buckets, the same rows with 4 elementwise operators per order instead of 3 per token of each order: fewer
     # passes over the batch in the exported graph (docs/benchmarks.md). h_1 = M + t_0.
     hashed = ids[:, :length] + HASH_MULTIPLIER % buckets

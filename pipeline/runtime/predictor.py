@@ -278,7 +278,7 @@ class Predictor:
                 label=labels[row[0]] if answer else UNKNOWN,
                 score=values[0],
                 top_k=[{"label": labels[j], "score": v} for j, v in zip(row, values, strict=True)],
-                truncated=cut,
+                truncated=bool(cut),
             )
             for row, values, answer, cut in zip(ranked.tolist(), scores.tolist(), answered.tolist(), truncated, strict=True)
         ]
