@@ -117,7 +117,9 @@ class Classifier:
                 table = table.append_column(name, values)
         kept = pa.array([self.selection.accepts(p[0], p[1]) for p in predicted], pa.bool_())
         self.wait(self.tally.add.remote(len(texts), kept.true_count, empty))
-        return table.append_column(KEPT, kept)
+        table = table.append_column(KEPT, kept)
+        # without --rejected the rows left out go no further: the Sink would only drop them
+        return table if self.options.rejected is not None or kept.true_count == len(kept) else table.filter(kept)
 
 
 class Sink:
