@@ -1,13 +1,15 @@
 """`make corpus-bench`'s tool at a tiny size on the tiny run's export: every run measured in two rounds, the same
-labels from each, and the report written. Ray is left out here (tests/test_corpus_ray.py starts a cluster, in the slow
-suite), and fastText where the bench extra is not installed."""
+labels from each, and the report written. Ray is left out of the first test and runs in the slow one (a cluster
+takes seconds to start), fastText where the bench extra is not installed."""
 
 import importlib.util
 import json
 
+import psutil
 import pyarrow.parquet as pq
+import pytest
 
-from tools.corpus_bench import bench
+from tools.corpus_bench import RAY, RAY_LOCAL, bench
 
 
 def test_corpus_bench_measures_each_run_and_writes_the_report(pipeline_run, tmp_path):
@@ -37,3 +39,18 @@ def test_make_bench_carries_the_corpus_report_or_says_it_is_missing(tmp_path):
     assert f"`make corpus-bench` writes {report}" in corpus_section(report)
     report.write_text("# Classifying a corpus\n\nProduced by `make corpus-bench` ...\n", encoding="utf-8")
     assert corpus_section(report).startswith("\n## Classifying a corpus (from `make corpus-bench`)\n\nProduced by")
+
+
+@pytest.mark.slow
+def test_corpus_bench_runs_ray_on_a_cluster_of_its_own_and_stops_it(pipeline_run, tmp_path):
+    pytest.importorskip("ray", reason="the ray extra: pip install -e '.[ray]' (make test-slow installs it)")
+    raylets = {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "raylet"}
+    output = tmp_path / "corpus.md"
+    result = bench(pipeline_run["cfg"], "tiny", 3000, ["fasttext"], output, rounds=1)
+    runs = {r["name"]: r for r in result["runs"]}
+    assert {RAY, RAY_LOCAL} <= set(runs) and all(runs[name]["rows"] == 3000 for name in (RAY, RAY_LOCAL))
+    # the cluster's daemons and actors count in its run's memory, beyond what one process holds
+    assert runs[RAY]["peak_rss_mib"] > runs["one process, one thread"]["peak_rss_mib"]
+    assert {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "raylet"} == raylets  # stopped
+    text = output.read_text(encoding="utf-8")
+    assert "**Ray Data** on a cluster of this machine" in text and "**`--ray local`**" in text

@@ -3,76 +3,34 @@ with `ray start`, as the docs show for several machines. Slow (the cluster takes
 
 import json
 import os
-import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pandas as pd
-import psutil
 import pytest
 
 from pipeline.runtime.predictor import Predictor
+from tools.ray_cluster import Cluster, ray_cluster
 
 pytest.importorskip("ray", reason="the ray extra: pip install -e '.[ray]' (make test-slow installs it)")
 pytestmark = pytest.mark.slow
 
 TEXTS = ["Guten Morgen, wie geht es dir?", "Доброе утро", "早上好", "صباح الخير", "Bonjour, comment ça va ?", "Good morning to you"]
-# Token authentication (Ray's default for new clusters since 2.5x) with a token of this test's own, in the
-# environment of every node and client: nothing is written to ~/.ray.
-ENV = {
-    **os.environ, "RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true", "BENTOML_DO_NOT_TRACK": "true",
-    "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-}
-RAY = str(Path(sys.executable).with_name("ray"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(temp: str) -> None:
-    """Stop this cluster's processes only, by their ids: the ones whose command line names its temp folder, and
-    their children. `ray stop` would stop every Ray process on the machine, other users' clusters included."""
-    found = [p for p in psutil.process_iter(["cmdline"]) if any(temp in part for part in p.info["cmdline"] or [])]
-    procs = {child for p in found for child in p.children(recursive=True)} | set(found)
-    for proc in procs:
-        proc.terminate()
-    _, alive = psutil.wait_procs(list(procs), timeout=20)
-    for proc in alive:
-        proc.kill()
-
-
-def _ray(*args: str) -> None:
-    result = subprocess.run([RAY, *args], env=ENV, capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, f"ray {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+ENV = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "BENTOML_DO_NOT_TRACK": "true"}
 
 
 @pytest.fixture
 def cluster():
     """A head (one CPU) and a worker node (two CPUs): room for the two Classifiers the test asks for, with the
-    CPU `--ray` leaves free for reading and writing. Ray turns --node-ip-address=127.0.0.1 into the machine's
-    address whenever it may run on several machines (services.resolve_ip_for_localhost), so the nodes register
-    under that address; the clients here connect to the head on 127.0.0.1."""
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
-    port = _free_port()
-    small = ["--object-store-memory=100000000", "--disable-usage-stats"]
-    try:
-        _ray("start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}", "--num-cpus=1", *small)
-        _ray("start", f"--address=127.0.0.1:{port}", "--num-cpus=2", *small)
-        yield f"127.0.0.1:{port}"
-    finally:
-        _stop(temp)
-        shutil.rmtree(temp, ignore_errors=True)
+    CPU `--ray` leaves free for reading and writing. Token authentication (Ray's default for new clusters since
+    2.5x) with a token of the cluster's own, in the environment of every node and client."""
+    with ray_cluster([1, 2], ENV, ["--object-store-memory=100000000"]) as started:
+        yield started
 
 
-def _predict(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", *map(str, args)], env=ENV,
+def _predict(cluster: Cluster, *args) -> subprocess.CompletedProcess:
+    """`pipeline predict ARGS --ray <the cluster>`."""
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", *map(str, args), "--ray", cluster.address], env=cluster.env,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -87,7 +45,7 @@ def test_two_nodes_classify_every_row_once_as_in_process(tmp_path, pipeline_run,
     out = tmp_path / "out"
     # fp32: int8 scales each onnxruntime call's activations by that call's range, so a near-tie could fall the
     # other way in Ray's batches, which hold other rows than the Predictor's below
-    result = _predict(shards, "-o", out, "--export", export, "--ray", cluster, "--processes", "2", "--top-k", "2", "--fp32")
+    result = _predict(cluster, shards, "-o", out, "--export", export, "--processes", "2", "--top-k", "2", "--fp32")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "classified 600 texts" in result.stderr
     rows = pd.concat([pd.read_parquet(p) for p in sorted(out.glob("*.parquet"))])
@@ -99,7 +57,7 @@ def test_two_nodes_classify_every_row_once_as_in_process(tmp_path, pipeline_run,
 
     # --keep with --rejected: the kept rows in one folder, every other row in the other, each row once, in one pass
     kept, rejected = tmp_path / "kept", tmp_path / "rejected"
-    result = _predict(shards, "-o", kept, "--export", export, "--ray", cluster, "--processes", "2", "--fp32",
+    result = _predict(cluster, shards, "-o", kept, "--export", export, "--processes", "2", "--fp32",
                       "--keep", "de", "--rejected", rejected, "--format", "jsonl")
     assert result.returncode == 0, result.stderr[-3000:]
     kept_rows = [json.loads(line) for p in sorted(kept.glob("*.jsonl")) for line in p.read_text(encoding="utf-8").splitlines()]
@@ -114,7 +72,7 @@ def test_two_nodes_classify_every_row_once_as_in_process(tmp_path, pipeline_run,
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "a.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in ["Guten Morgen", "", "Bonjour"]), encoding="utf-8")
-    result = _predict(bad, "-o", tmp_path / "bad-out", "--export", export, "--ray", cluster, "--format", "jsonl")
+    result = _predict(cluster, bad, "-o", tmp_path / "bad-out", "--export", export, "--format", "jsonl")
     assert result.returncode == 2, result.stderr[-3000:]
     assert f"{bad / 'a.jsonl'}: row 2: the text is empty" in result.stderr
     assert not (tmp_path / "bad-out").exists() and not (tmp_path / "bad-out.partial").exists()
@@ -123,11 +81,11 @@ def test_two_nodes_classify_every_row_once_as_in_process(tmp_path, pipeline_run,
     broken.mkdir()
     lines = [json.dumps({"text": t}).encode() for t in ["Guten Morgen", "Bonjour"]] + [b'{"text": "caf\xe9"}']
     (broken / "b.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    result = _predict(broken, "-o", tmp_path / "broken-out", "--export", export, "--ray", cluster, "--format", "jsonl")
+    result = _predict(cluster, broken, "-o", tmp_path / "broken-out", "--export", export, "--format", "jsonl")
     assert result.returncode == 2, result.stderr[-3000:]
     assert f"{broken / 'b.jsonl'}: row 3: not UTF-8" in result.stderr
     assert not (tmp_path / "broken-out").exists() and not (tmp_path / "broken-out.partial").exists()
-    result = _predict(bad, "-o", tmp_path / "bad-out", "--export", export, "--ray", cluster, "--format", "jsonl", "--on-empty", "skip")
+    result = _predict(cluster, bad, "-o", tmp_path / "bad-out", "--export", export, "--format", "jsonl", "--on-empty", "skip")
     assert result.returncode == 0, result.stderr[-3000:]
     written = [json.loads(line) for p in (tmp_path / "bad-out").glob("*.jsonl") for line in p.read_text(encoding="utf-8").splitlines()]
     assert sorted(r["text"] for r in written) == ["Bonjour", "Guten Morgen"]
