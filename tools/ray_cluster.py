@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from tools.local_server import free_port
 
 RAY = str(Path(sys.executable).with_name("ray"))
 
@@ -36,12 +37,6 @@ class Cluster:
         """Its daemons: the processes whose command line names its temporary folder. Its workers and actors are
         their children."""
         return [p for p in psutil.process_iter(["cmdline"]) if any(self.temp in part for part in p.info["cmdline"] or [])]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _ray(env: Mapping[str, str], *args: str) -> None:
