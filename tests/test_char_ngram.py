@@ -305,6 +305,24 @@ def test_onnx_parity_fp32_and_int8_with_the_table_quantized(variant: dict, tmp_p
     assert int8.stat().st_size < 0.4 * fp32.stat().st_size  # the table is stored in one byte per weight
 
 
+@pytest.mark.parametrize(("buckets", "index_type"), [(2**14, onnx.TensorProto.INT32), (3000, onnx.TensorProto.INT64)])
+def test_power_of_two_tables_are_read_through_int32_hashes_with_the_same_logits(
+    buckets: int, index_type: int, tmp_path: Path
+) -> None:
+    # int32 products wrap modulo 2**32; only a power-of-two remainder survives that, so other counts stay int64
+    model = make(ngram_buckets=buckets).eval()
+    path = tmp_path / "model.onnx"
+    export_onnx(model, path)
+    graph = onnx.shape_inference.infer_shapes(onnx.load(str(path))).graph
+    types = {v.name: v.type.tensor_type.elem_type for v in graph.value_info}
+    table = next(n for n in graph.node if n.op_type == "Gather" and n.input[0] == "model.encoder.embeddings.weight")
+    assert types[table.input[1]] == index_type
+    input_ids, attention_mask = right_padded_batch(VOCAB, PAD, [200, 57, 4, 3, 1], seed=11)
+    with torch.no_grad():
+        expected = model(input_ids=input_ids, attention_mask=attention_mask).logits.numpy()
+    np.testing.assert_allclose(_onnx_logits(path, input_ids, attention_mask), expected, atol=1e-5, rtol=0)
+
+
 # --- every stage ------------------------------------------------------------------------------------------
 
 

@@ -1,12 +1,17 @@
 """Hashed n-grams of token ids, computed inside the model, and the masked mean of their embeddings.
 
-Shared by ngram_mlp (n-grams of subword ids) and char_ngram (n-grams of character ids). Hashing with int64
+Shared by ngram_mlp (n-grams of subword ids) and char_ngram (n-grams of character ids). Hashing with integer
 multiply, add and remainder only means the exported ONNX graph holds the feature extraction: it takes the
 same input_ids as every other kind, and serving has nothing to reimplement.
 
 With a power-of-two bucket count the remainder is a bitwise AND with buckets - 1: the same rows for the
 non-negative values hashed here, and in the exported graph onnxruntime's int64 Mod (a division per element)
 took about a tenth of the model's time at 2**18 buckets (`make profile`).
+
+A power-of-two count also lets the hash run in int32: the products overflow and wrap modulo 2**32, which
+2**k divides, so the AND keeps the same low bits as int64 arithmetic would, and the rows are the same. Half
+the bytes per element, and int32 indices for the Gather that reads the table, take less of onnxruntime's time
+per sentence (docs/benchmarks.md). Other bucket counts need the true remainder and stay in int64.
 """
 
 from __future__ import annotations
@@ -33,12 +38,15 @@ def ngram_rows(
     so appending padding changes nothing.
     """
     length = input_ids.shape[1]
+    power_of_two = buckets & (buckets - 1) == 0
+    if power_of_two and token_rows + buckets <= 2**31:
+        input_ids = input_ids.to(torch.int32)
     # room for n-grams starting near the end to read past it (cat rather than F.pad, whose export
     # reverses the pad list with a Slice the exporter cannot constant-fold)
     tail = input_ids.new_zeros(input_ids.shape[0], max(orders) - 1)
     ids = torch.cat((input_ids, tail), dim=1)
     real = torch.cat((attention_mask.bool(), tail.bool()), dim=1)
-    reduce = (lambda h: h & (buckets - 1)) if buckets & (buckets - 1) == 0 else (lambda h: h % buckets)
+    reduce = (lambda h: h & (buckets - 1)) if power_of_two else (lambda h: h % buckets)
     rows, valid = {1: input_ids}, {1: attention_mask.bool()}
     # Order n's hash from order n-1's at the same start, which holds the same first n-1 tokens: expanding the
     # docstring's loop, h_n = n * M**n + sum of t_k * M**(n-1-k), so h_n = ((h_{n-1} + M**(n-1)) * M + t_{n-1}) mod

@@ -272,14 +272,19 @@ class Predictor:
         scores = np.take_along_axis(probs, ranked, axis=-1)
         answered = (scores[:, 0] >= (self.abstain_below or 0.0)) & ~self.in_unseen_scripts(texts)
         labels = self.labels
-        # lists of Python ints and floats, made by numpy in one step each rather than one conversion per number
+        # Lists of Python ints and floats, made by numpy in one step each rather than one conversion per number.
+        # Positional arguments, and for one label no inner loop: building the Predictions was most of rank's
+        # time per sentence (docs/benchmarks.md).
+        if top_k == 1:
+            return [
+                Prediction(labels[i] if answer else UNKNOWN, score, [{"label": labels[i], "score": score}], bool(cut))
+                for i, score, answer, cut in zip(
+                    ranked[:, 0].tolist(), scores[:, 0].tolist(), answered.tolist(), truncated, strict=True
+                )
+            ]
         return [
-            Prediction(
-                label=labels[row[0]] if answer else UNKNOWN,
-                score=values[0],
-                top_k=[{"label": labels[j], "score": v} for j, v in zip(row, values, strict=True)],
-                truncated=bool(cut),
-            )
+            Prediction(labels[row[0]] if answer else UNKNOWN, values[0],
+                       [{"label": labels[j], "score": v} for j, v in zip(row, values, strict=True)], bool(cut))
             for row, values, answer, cut in zip(ranked.tolist(), scores.tolist(), answered.tolist(), truncated, strict=True)
         ]
 
