@@ -92,6 +92,12 @@ def test_the_predictor_uses_it_and_sends_a_special_tokens_spelling_to_the_rust_t
     assert [row[: len(ids)].tolist() for row, ids in zip(feed["input_ids"], expected, strict=True)] == expected
     sep = predictor.tokenizer.token_to_id("[SEP]")
     assert expected[0].count(sep) == 2  # read as the token, which the numpy encoder would have spelt out
+    assert predictor.char_encoder.any_special(texts) and not predictor.char_encoder.any_special(texts[1:])
+    split = ["ends in [SE", "P] starts the next"]  # the batch is looked at as one string: no token across two texts
+    assert not predictor.char_encoder.any_special(split)
+    feed, _ = predictor._encode(split)
+    expected = [e.ids for e in predictor.tokenizer.encode_batch_fast(split)]
+    assert [row[: len(ids)].tolist() for row, ids in zip(feed["input_ids"], expected, strict=True)] == expected
 
 
 def test_str_split_splits_on_white_space_and_the_four_separators_only():
@@ -100,4 +106,4 @@ def test_str_split_splits_on_white_space_and_the_four_separators_only():
     splits = {c for c in range(sys.maxunicode + 1) if chr(c).isspace()}
     white = {c for c in range(sys.maxunicode + 1) if WHITESPACE.fullmatch(chr(c))}
     assert splits == white | {0x1C, 0x1D, 0x1E, 0x1F}
-    assert all(NOT_WHITE_SPACE.fullmatch(chr(c)) for c in splits - white)
+    assert {chr(c) for c in splits - white} == set(NOT_WHITE_SPACE)

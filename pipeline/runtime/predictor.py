@@ -197,7 +197,7 @@ class Predictor:
             raise ArtifactError(f"{model_file} outputs {classes} classes but the manifest lists {len(self.labels)} labels")
 
     def _encode(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], list[bool]]:
-        if self.char_encoder is not None and not any(self.char_encoder.has_special(t) for t in texts):
+        if self.char_encoder is not None and not self.char_encoder.any_special(texts):
             return self.char_encoder(texts)
         # _fast: no character offsets, which nothing here reads and which cost tokenizing time
         encodings = self.tokenizer.encode_batch_fast(list(texts))
