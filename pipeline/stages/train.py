@@ -22,7 +22,6 @@ import torch
 from datasets import Dataset
 from transformers import (
     AutoTokenizer,
-    DataCollatorWithPadding,
     EarlyStoppingCallback,
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -39,6 +38,7 @@ from pipeline.metrics import classification_scores
 from pipeline.metrics.calibration import CALIBRATION_FILE, Calibration, calibrate
 from pipeline.models.modeling import build_model, count_parameters, label_maps
 from pipeline.stages import class_weights, distributed, fingerprint, head_training, tracking
+from pipeline.stages.padding import PaddingCollator
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def _fit_full(
         train_dataset=train_set,
         eval_dataset=eval_set,
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=PaddingCollator(tokenizer),
         compute_metrics=_compute_metrics,
         callbacks=[EarlyStoppingCallback(cfg.train.early_stopping_patience)] + ([MlflowLogCallback(run_id)] if run_id else []),
     )
