@@ -107,3 +107,21 @@ def test_str_split_splits_on_white_space_and_the_four_separators_only():
     white = {c for c in range(sys.maxunicode + 1) if WHITESPACE.fullmatch(chr(c))}
     assert splits == white | {0x1C, 0x1D, 0x1E, 0x1F}
     assert {chr(c) for c in splits - white} == set(NOT_WHITE_SPACE)
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_training_tokenizes_a_char_tokenizer_with_it_to_the_same_rows(tmp_path, eld_texts, lowercase):
+    from transformers import AutoTokenizer
+
+    from pipeline.stages.train import _tokenize
+
+    tokenizer_file(tmp_path, eld_texts, lowercase)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path)
+    tokenize = _tokenize(tokenizer, MAX_LENGTH)
+    texts = eld_texts[:3000] + EDGE_CASES
+    for batch in (texts[i : i + 1000] for i in range(0, len(texts), 1000)):
+        expected = tokenizer(batch, truncation=True, max_length=MAX_LENGTH)
+        got = tokenize({"text": batch})
+        assert got["input_ids"] == expected["input_ids"] and got["attention_mask"] == expected["attention_mask"]
+    special = ["a [SEP] b", "plain"]  # the tokenizer reads the spelling as its token: that batch goes to it
+    assert tokenize({"text": special})["input_ids"] == tokenizer(special, truncation=True, max_length=MAX_LENGTH)["input_ids"]

@@ -50,7 +50,11 @@ class CharEncoder:
     @classmethod
     def of(cls, path: Path, pad_id: int, max_length: int) -> CharEncoder | None:
         """The encoder of a character tokenizer.json; None when the file is any other tokenizer."""
-        spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return cls.of_spec(json.loads(path.read_text(encoding="utf-8")), pad_id, max_length)
+
+    @classmethod
+    def of_spec(cls, spec: dict[str, Any], pad_id: int, max_length: int) -> CharEncoder | None:
+        """The encoder of a tokenizer.json's content (a tokenizer's `backend_tokenizer.to_str()`), or None."""
         model, normalizer, post = spec.get("model") or {}, spec.get("normalizer") or {}, spec.get("post_processor") or {}
         steps = normalizer.get("normalizers") if normalizer.get("type") == "Sequence" else None
         lowercase = steps == NORMALIZERS
