@@ -1,9 +1,9 @@
 """Training batches padded in numpy: the same tensors as transformers' DataCollatorWithPadding, in less time.
 
 DataCollatorWithPadding pads through tokenizer.pad, which builds nested Python lists and turns them into a
-tensor number by number. For the char n-gram default, whose rows are a hundred or more characters long, that was
-a third of the training time in a py-spy profile (docs/experiments/short-texts.md). Here each row is copied into
-one array made for the batch.
+tensor number by number. For the char n-gram default, with a token per character, that was a third of the
+training time in a py-spy profile (docs/experiments/short-texts.md). Here each row is copied into one array
+made for the batch.
 """
 
 from __future__ import annotations

@@ -81,9 +81,10 @@ def encode(frame: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, labels: list
 
 def _tokenize(tokenizer: PreTrainedTokenizerBase, max_length: int) -> Callable[[dict[str, list]], dict[str, list]]:
     """The tokenizer as a batched map function. A character tokenizer is run by the runtime's numpy encoder,
-    which gives its ids (tests/test_char_encoder.py) in a fraction of the time: most of the char n-gram
-    default's training rows are spans of a few words, and tokenizing them took longer than an epoch's padding.
-    A batch holding a special token's spelling goes to the tokenizer, as in the Predictor."""
+    which gives its ids (tests/test_char_encoder.py) in a fraction of the time: the char n-gram default has
+    four training rows per sentence with its short spans, and tokenizing them was most of the train stage's
+    start (docs/experiments/short-texts.md). A batch holding a special token's spelling goes to the tokenizer,
+    as in the Predictor."""
     spec = json.loads(tokenizer.backend_tokenizer.to_str()) if tokenizer.is_fast else {}
     encoder = CharEncoder.of_spec(spec, tokenizer.pad_token_id, max_length) if tokenizer.pad_token_id is not None else None
 
