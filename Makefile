@@ -128,7 +128,7 @@ profile: setup ## where a sentence's time goes in the Predictor (steps and onnxr
 profile-service: bento-model ## where a one-text request's time goes in the service, layer by layer, against the bare app `make bench` compares it with: reports/<run>/service-profile.md
 	$(BIN)/python -m tools.profile_service --config $(CONFIG)
 
-abstain-curve: setup ## false accepts on SIB-200 languages outside the label set against in-set answers, per threshold: reports/<run>/abstain.md
+abstain-curve: setup ## false accepts on SIB-200 languages outside the label set against in-set answers, per threshold (chosen on dev, reported on test): reports/<run>/abstain.md
 	$(BIN)/python -m tools.abstain_curve --config $(CONFIG) --sib $(SHARED_SIB) $(ARGS)
 
 $(VENV)/.postgres-installed: $(STAMP)
