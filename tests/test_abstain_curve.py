@@ -49,3 +49,6 @@ def test_curve_counts_out_of_set_languages_and_leaves_siblings_out(pipeline_run,
     met = chosen["false_accept"] <= abstain_curve.GOAL_FALSE_ACCEPT and chosen["kept"] >= abstain_curve.GOAL_KEPT
     assert "**Goal**" in text and ("**met**" in text) == met
     assert abstain_curve.plot(reported, tmp_path / "abstain.png").stat().st_size > 0
+    # when no threshold answers GOAL_KEPT on dev, the report says so rather than claim the goal's rule held
+    short = abstain_curve.markdown(reported | {"dev": reported["dev"] | {"kept": 0.5}}, "make abstain-curve")
+    assert "no threshold answers 95% of in-set sentences there" in short
