@@ -18,6 +18,8 @@ from tools.langid_bench import (
     sib_languages,
     sib_sentences,
     speed_markdown,
+    time_markdown,
+    time_split,
 )
 
 SIB = Path(__file__).resolve().parents[2] / "shared" / "data" / "sib200" / "data" / "annotated"
@@ -53,6 +55,9 @@ def test_table_averages_over_languages_every_tool_supports(tmp_path):
     assert "| average accuracy | 0.7500 | 0.5000 |" in text
     assert "| yo | 0.000 | - |" in text
     assert "| sentences/s | 1000 | 10 |" in text
+    # languages worst first, ties by name whatever order the scores came in
+    tied = markdown([ToolResult("ours", ["fr", "de"], {"fr": 1.0, "de": 1.0}, 1000)], tmp_path)
+    assert tied.index("| de | 1.000 |") < tied.index("| fr | 1.000 |")
 
 
 def test_verdict_names_the_tools_and_languages_that_beat_us(tmp_path):
@@ -110,6 +115,34 @@ def test_speed_table_shows_the_served_row_and_its_ratio_to_heliports_one_thread_
     assert "Ours (int8 ONNX, 32 texts per call) is 4.0x" in text  # the verdict stays on the in-process row
     without_heliport = speed_markdown(rows[:4], 100)
     assert f"| {SERVED_ROW} |" in without_heliport and "Served against heliport" not in without_heliport
+
+
+def test_time_split_on_the_tiny_export_says_where_the_time_goes_and_what_memory_allows(pipeline_run, tmp_path):
+    """The split the report adds under the speed table: every step of predict() timed on the table's own sentences
+    (the same seeded sample), and ours on one thread against the memory bound of one core."""
+    from pipeline.data.prepared import read_split
+    from tools.profile_predictor import STEPS
+
+    cfg = pipeline_run["cfg"]
+    test = read_split(cfg.paths.data, "test")
+    for lang in sorted(set(test["label"])):
+        folder = tmp_path / SIB_FOLDERS[lang]
+        folder.mkdir()
+        texts = test.loc[test["label"] == lang, "text"].head(5).tolist()
+        pd.DataFrame({"index_id": range(len(texts)), "category": "x", "text": texts}).to_csv(folder / "test.tsv", sep="\t", index=False)
+    split = time_split(cfg.paths.export, tmp_path, sample=20, rounds=1)
+    steps = split["steps_us"]
+    assert all(steps[s] >= 0 for s in STEPS) and steps["onnxruntime"] > 0
+    assert steps["predict() in all"] >= sum(steps[s] for s in STEPS) * 0.5  # the steps are parts of the whole call
+    memory = split["memory"]  # the tiny export is a char_ngram one
+    assert memory["rows_per_sentence"] > 0 and memory["bound_random"] > 0
+    one = SpeedRow("ours, int8 ONNX, 256 texts per call, one thread", memory["bound_random"] / 4)
+    text = time_markdown(split, [one])
+    assert "### Where ours' time goes" in text and "| the steps together |" in text and "| onnxruntime |" in text
+    assert f"| predict() in one call | {steps['predict() in all']:.2f} |" in text
+    assert "hold the GIL for most of their time" in text and "pads as it tokenizes" in text
+    assert "is 25% of the random-read bound" in text
+    assert "What memory allows" not in time_markdown(split | {"memory": None}, [one])
 
 
 def _bentoml_processes_of_this_store() -> list:

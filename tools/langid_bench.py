@@ -50,6 +50,8 @@ from pipeline.machine import describe
 from pipeline.runtime.predictor import Predictor
 from tools import loadtest
 from tools.local_server import running_server
+from tools.profile_predictor import STEPS as PROFILE_STEPS
+from tools.profile_predictor import memory_bound, time_steps
 from tools.sib200_codes import heliport_codes, lingua_codes, sib_folder
 
 if TYPE_CHECKING:
@@ -249,8 +251,7 @@ def speed_table(
     from serving.settings import SETTINGS
 
     languages = sib_languages(Predictor(export, verify=False).labels, folder)
-    data = sib_sentences(folder, languages)
-    texts = data.sample(min(sample, len(data)), random_state=seed)["text"].tolist()
+    texts = speed_sentences(folder, languages, sample, seed)
     log = server_log or export.parent / "langid-bench-server.log"
     with running_server(env={"TEXTCLF_MODEL": str(import_export(export).tag)}, log=log) as url:
         loadtest.wait_for_workers(url, SETTINGS.workers)  # else the clients' connections all go to the first one up
@@ -260,6 +261,68 @@ def speed_table(
         timers |= {name: partial(_rate, run, texts) for name, run in _tool_runners(languages).items()}
         rates = _rotated(timers, rounds)
     return [SpeedRow(name, statistics.median(rates[name])) for name in rates]
+
+
+def speed_sentences(folder: Path, languages: list[str], sample: int, seed: int = 0) -> list[str]:
+    """The seeded sample of test sentences the speed table times (and time_split splits)."""
+    data = sib_sentences(folder, languages)
+    return data.sample(min(sample, len(data)), random_state=seed)["text"].tolist()
+
+
+def time_split(export: Path, folder: Path, sample: int = 3000, seed: int = 0, rounds: int = 3) -> dict:
+    """Where ours' time goes on one thread at 256 texts per call, over the speed table's sentences, and what memory
+    allows for the table rows they read: `make profile`'s two measurements (tools/profile_predictor.py), so the
+    report that states the gap to heliport also says where the time is. The median of `rounds` timings."""
+    predictor = Predictor(export, threads=1, verify=False)
+    texts = speed_sentences(folder, sib_languages(predictor.labels, folder), sample, seed)
+    timings = sorted((time_steps(predictor, texts, 256) for _ in range(rounds)), key=lambda t: t["predict() in all"])
+    return {
+        "variant": predictor.variant,
+        "steps_us": {step: seconds / len(texts) * 1e6 for step, seconds in timings[len(timings) // 2].items()},
+        "memory": memory_bound(export, predictor, texts),
+    }
+
+
+def time_markdown(split: dict, rows: list[SpeedRow]) -> str:
+    """The split of time_split as a table, the share that holds Python's GIL, and ours on one thread against the
+    memory bound of one core."""
+    steps = split["steps_us"]
+    total = sum(steps[s] for s in PROFILE_STEPS)
+    serial = total - steps["onnxruntime"]
+    lines = [
+        "### Where ours' time goes",
+        "",
+        f"predict() on the {split['variant']} export, one onnxruntime thread, 256 texts per call, over the same sentences"
+        " right after the table, each step timed on its own (the median of 3 timings; `make profile` splits it the"
+        " same way at other batch sizes):",
+        "",
+        "| step | µs per sentence | share of the steps |",
+        "|---|---|---|",
+        *(f"| {step} | {steps[step]:.2f} | {steps[step] / total:.0%} |" for step in PROFILE_STEPS),
+        f"| the steps together | {total:.2f} | 100% |",
+        f"| predict() in one call | {steps['predict() in all']:.2f} | |",
+        *(["", "The numpy character encoder (pipeline/runtime/char_encoder.py) pads as it tokenizes: its whole step is"
+           " the tokenize row."] if steps["pad"] == 0 else []),
+        "",
+        f"Everything but onnxruntime, {serial:.1f} µs a sentence ({serial / total:.0%} of the steps), is Python and numpy"
+        " that hold the GIL for most of their time (two threads encode no faster than one: docs/benchmarks.md), so on"
+        " every core it stays one core's work while onnxruntime's share spreads over the cores. heliport's"
+        " `par_identify` is one call over the whole list.",
+    ]
+    memory = split["memory"]
+    one = next((r for r in rows if r.name == "ours, int8 ONNX, 256 texts per call, one thread"), None)
+    if memory is not None and one is not None:
+        lines += [
+            "",
+            f"**What memory allows.** A sentence reads {memory['rows_per_sentence']:.0f} rows of the n-gram table on"
+            f" average ({memory['bytes_per_sentence'] / 1024:.1f} KB of a {memory['table_mb']:.0f} MB table), at hashed,"
+            f" random places. On one core, measured with numpy in this run: random row reads of that width"
+            f" ({memory['random_rows_per_s'] / 1e6:.0f} million rows/s) allow {memory['bound_random']:,.0f} sentences/s,"
+            f" streaming ({memory['stream_bytes_per_s'] / 1e9:.1f} GB/s) {memory['bound_stream']:,.0f}. Ours on one"
+            f" thread, {one.texts_per_second:,.0f} sentences/s in the table, is {one.texts_per_second / memory['bound_random']:.0%}"
+            f" of the random-read bound and {one.texts_per_second / memory['bound_stream']:.1%} of the streaming one.",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def _our_runners(export: Path) -> dict[str, Callable[[list[str]], object]]:
@@ -417,7 +480,8 @@ def markdown(results: list[ToolResult], folder: Path, split: str = "test") -> st
         "| language | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
     ]
-    languages = sorted(set().union(*(r.accuracy for r in scored)), key=lambda lang: scored[0].accuracy.get(lang, 2))
+    # worst first; ties by name, so that two runs with the same scores write the same table
+    languages = sorted(set().union(*(r.accuracy for r in scored)), key=lambda lang: (scored[0].accuracy.get(lang, 2), lang))
     for lang in languages:
         cells = [f"{r.accuracy[lang]:.3f}" if lang in r.accuracy else "-" for r in scored]
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")
@@ -580,7 +644,8 @@ def main(argv: list[str] | None = None) -> int:
               f" CONFIG={args.config}{make_args(split + args.overrides)}` on {dt.date.today().isoformat()}, on {describe()}.\n\n")
     body = markdown(results, args.sib, args.split)
     if args.split == "test":  # the speed table times test sentences; the dev report is about accuracy
-        body += "\n" + speed_markdown(speed_table(cfg.paths.export, args.sib, args.sample), args.sample)
+        rows = speed_table(cfg.paths.export, args.sib, args.sample)
+        body += "\n" + speed_markdown(rows, args.sample) + "\n" + time_markdown(time_split(cfg.paths.export, args.sib, args.sample), rows)
     out = cfg.paths.reports / ("langid.md" if args.split == "test" else f"langid-{args.split}.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(header + body, encoding="utf-8")
