@@ -278,6 +278,7 @@ def time_split(export: Path, folder: Path, sample: int = 3000, seed: int = 0, ro
     timings = sorted((time_steps(predictor, texts, 256) for _ in range(rounds)), key=lambda t: t["predict() in all"])
     return {
         "variant": predictor.variant,
+        "rounds": rounds,
         "steps_us": {step: seconds / len(texts) * 1e6 for step, seconds in timings[len(timings) // 2].items()},
         "memory": memory_bound(export, predictor, texts),
     }
@@ -293,7 +294,7 @@ def time_markdown(split: dict, rows: list[SpeedRow]) -> str:
         "### Where ours' time goes",
         "",
         f"predict() on the {split['variant']} export, one onnxruntime thread, 256 texts per call, over the same sentences"
-        " right after the table, each step timed on its own (the median of 3 timings; `make profile` splits it the"
+        f" right after the table, each step timed on its own (the median of {split['rounds']} timings; `make profile` splits it the"
         " same way at other batch sizes):",
         "",
         "| step | µs per sentence | share of the steps |",
