@@ -117,19 +117,27 @@ def test_speed_table_shows_the_served_row_and_its_ratio_to_heliports_one_thread_
     assert f"| {SERVED_ROW} |" in without_heliport and "Served against heliport" not in without_heliport
 
 
+def _sib_from_test_split(cfg, root: Path) -> list[str]:
+    """A SIB-200-shaped folder under `root` of the tiny run's test sentences, five per language; its languages."""
+    from pipeline.data.prepared import read_split
+
+    test = read_split(cfg.paths.data, "test")
+    languages = sorted(set(test["label"]))
+    for lang in languages:
+        folder = root / SIB_FOLDERS[lang]
+        folder.mkdir(parents=True)
+        texts = test.loc[test["label"] == lang, "text"].head(5).tolist()
+        pd.DataFrame({"index_id": range(len(texts)), "category": "x", "text": texts}).to_csv(folder / "test.tsv", sep="\t", index=False)
+    return languages
+
+
 def test_time_split_on_the_tiny_export_says_where_the_time_goes_and_what_memory_allows(pipeline_run, tmp_path):
     """The split the report adds under the speed table: every step of predict() timed on the table's own sentences
     (the same seeded sample), and ours on one thread against the memory bound of one core."""
-    from pipeline.data.prepared import read_split
     from tools.profile_predictor import STEPS
 
     cfg = pipeline_run["cfg"]
-    test = read_split(cfg.paths.data, "test")
-    for lang in sorted(set(test["label"])):
-        folder = tmp_path / SIB_FOLDERS[lang]
-        folder.mkdir()
-        texts = test.loc[test["label"] == lang, "text"].head(5).tolist()
-        pd.DataFrame({"index_id": range(len(texts)), "category": "x", "text": texts}).to_csv(folder / "test.tsv", sep="\t", index=False)
+    _sib_from_test_split(cfg, tmp_path)
     split = time_split(cfg.paths.export, tmp_path, sample=20, rounds=1)
     steps = split["steps_us"]
     # No comparison between the times: on a sample this small the machine's noise decides it (the benchmark shows them).
@@ -168,20 +176,11 @@ def _bentoml_processes_of_this_store() -> list:
 def test_speed_table_times_every_tool_and_the_served_export_then_stops_the_server(pipeline_run, bento_model, tmp_path):
     """The real table on the tiny export: the runtime Predictor, `bentoml serve` of the export, the load test over
     HTTP, and lingua, fastText, langid.py and heliport, on a SIB-200-shaped folder of the tiny run's test sentences."""
-    from pipeline.data.prepared import read_split
     from tools.langid_bench import HELIPORT_ONE_THREAD, speed_table
 
     cfg = pipeline_run["cfg"]
-    test = read_split(cfg.paths.data, "test")
-    languages = sorted(set(test["label"]))
-    assert languages == ["ar", "de", "en", "fr", "ru", "zh"]
     sib = tmp_path / "sib"
-    for lang in languages:
-        folder = sib / SIB_FOLDERS[lang]
-        folder.mkdir(parents=True)
-        texts = test.loc[test["label"] == lang, "text"].head(5).tolist()
-        pd.DataFrame({"index_id": range(len(texts)), "category": "x", "text": texts}).to_csv(
-            folder / "test.tsv", sep="\t", index=False)
+    assert _sib_from_test_split(cfg, sib) == ["ar", "de", "en", "fr", "ru", "zh"]
     log = tmp_path / "server.log"
     assert not _bentoml_processes_of_this_store()
 
